@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# virtio-numa entry points; README.md says what each prints.  Run as root
+# on Debian bookworm: the first run installs what it needs with apt-get.
+# Sources, build trees and ccache live in $(VNUMA_CACHE), outside the repo.
+
+export VNUMA_CACHE ?= $(HOME)/.cache/virtio-numa
+FLAVOUR ?= debug
+
+.PHONY: all build check demo setup sources kernel qemu qemu-stock initramfs
+
+all: build
+
+# The README's two commands, and the build they share: timed stages.
+build check demo:
+	@scripts/stages $@
+
+# Single steps, for working on one layer.
+setup:
+	@scripts/setup
+sources:
+	@scripts/fetch-sources
+kernel:
+	@scripts/build-kernel $(FLAVOUR)
+qemu:
+	@scripts/build-qemu vnuma
+qemu-stock:
+	@scripts/build-qemu stock
+initramfs:
+	@scripts/build-initramfs $(FLAVOUR)

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0
+# Paths and helpers shared by the build scripts.  Sourced, not run.
+#
+# Everything built or downloaded lives under $VNUMA_CACHE, never in the
+# repo, so a fresh clone reuses it and `git clean` never loses a build.
+
+VNUMA_CACHE=${VNUMA_CACHE:-$HOME/.cache/virtio-numa}
+VNUMA_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SRC_DIR=$VNUMA_CACHE/src		# pristine upstream trees, never edited
+TREE_DIR=$VNUMA_CACHE/tree		# patched trees with our files synced in
+BUILD_DIR=$VNUMA_CACHE/build		# out-of-tree build outputs
+export CCACHE_DIR=${CCACHE_DIR:-$VNUMA_CACHE/ccache}
+# The build-info file records the exact versions built; tests print it.
+BUILD_INFO=$BUILD_DIR/versions
+
+mkdir -p "$SRC_DIR" "$TREE_DIR" "$BUILD_DIR" "$CCACHE_DIR"
+
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+log() { echo "$(basename "$0"): $*"; }
+
+# record KEY VALUE: set one line of the build-info file.
+record() {
+	touch "$BUILD_INFO"
+	sed -i "/^$1=/d" "$BUILD_INFO"
+	echo "$1=$2" >> "$BUILD_INFO"
+}
+
+# sync_files SRC_ROOT DST_ROOT FILE...: copy files whose content differs.
+# Unchanged files keep their mtime so make rebuilds only what changed.
+sync_files() {
+	local from=$1 to=$2
+	shift 2
+	[ $# -gt 0 ] || return 0
+	(cd "$from" && rsync -rl --checksum --relative "$@" "$to/")
+}
+
+# apply_series SERIES_DIR TREE: apply the patches listed in SERIES_DIR/series,
+# in order, and name the first one that does not apply.
+apply_series() {
+	local dir=$1 tree=$2 p
+	[ -f "$dir/series" ] || return 0
+	while read -r p; do
+		case "$p" in ''|'#'*) continue ;; esac
+		[ -f "$dir/$p" ] || die "series lists $dir/$p, which does not exist"
+		patch -d "$tree" -p1 -N -s --no-backup-if-mismatch -r - < "$dir/$p" > /tmp/vnuma-patch.$$ 2>&1 ||
+			{ cat /tmp/vnuma-patch.$$ >&2; rm -f /tmp/vnuma-patch.$$;
+			  die "patch ${dir#$VNUMA_REPO/}/$p does not apply"; }
+	done < "$dir/series"
+	rm -f /tmp/vnuma-patch.$$
+}
+
+# series_hash DIR: a digest of a series file and every patch it lists.
+series_hash() {
+	local dir=$1
+	[ -f "$dir/series" ] || { echo none; return; }
+	(cd "$dir" && cat series $(grep -v '^\s*\(#\|$\)' series) 2>/dev/null) |
+		sha256sum | cut -c1-16
+}

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from vnuma import guest as vg  # noqa: E402
+
+
+def pytest_report_header(config):
+    v = vg.versions()
+    accel, why = vg.choose_accel(vg.qemu_path(), vg.kernel_path(),
+                                 vg.initramfs_path())
+    return [f"kernel: Linux {v.get('LINUX_VERSION', '?')} "
+            f"(Debian {v.get('LINUX_DEBIAN_VERSION', '?')}), "
+            f"patches {v.get('LINUX_SERIES_debug', '?')}",
+            f"qemu: {v.get('QEMU_VERSION', '?')} "
+            f"(Debian {v.get('QEMU_DEBIAN_VERSION', '?')}), "
+            f"patches {v.get('QEMU_SERIES_vnuma', '?')}",
+            f'accelerator: {accel} ({why})']
+
+
+@pytest.fixture
+def boot(tmp_path):
+    """boot(topology, **kw) -> a started Guest, stopped after the test.
+
+    Every guest's serial log is checked at teardown: a kernel warning,
+    BUG, lockdep or KASAN report fails the test that booted it.
+    """
+    guests = []
+
+    def _boot(topo, **kw):
+        g = vg.Guest(topo, workdir=str(tmp_path / f'guest{len(guests)}'), **kw)
+        guests.append(g)
+        return g.start()
+
+    yield _boot
+    problems = []
+    for g in guests:
+        g.stop()
+        problems += [f'{g.serial_log}: {line}' for line in vg.log_problems(g.console())]
+    if problems:
+        pytest.fail('kernel reported problems:\n' + '\n'.join(problems[:20]),
+                    pytrace=False)

@@ -1,0 +1,311 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Boot the virtio-numa test kernel in our QEMU with a given NUMA topology.
+
+A Guest owns one QEMU process with:
+  - the serial console (ttyS0) captured to a log file,
+  - a QMP UNIX socket (Guest.qmp),
+  - a command channel on a virtio-serial port served by the guest's init
+    (Guest.run() / Guest.sh()).
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from .qmp import QMP
+
+CACHE = os.environ.get('VNUMA_CACHE',
+                       os.path.expanduser('~/.cache/virtio-numa'))
+BUILD = os.path.join(CACHE, 'build')
+FIRMWARE = ['/usr/share/seabios', '/usr/share/qemu']
+END = re.compile(rb'\n@@VNUMA-END (\d+) (\d+)\n')
+
+
+def kernel_path(flavour='debug'):
+    return os.path.join(BUILD, f'linux-{flavour}', 'arch/x86/boot/bzImage')
+
+
+def initramfs_path(flavour='debug'):
+    return os.path.join(BUILD, f'initramfs-{flavour}', 'initramfs.cpio.gz')
+
+
+def qemu_path(variant='vnuma'):
+    return os.path.join(BUILD, f'qemu-{variant}', 'qemu-system-x86_64')
+
+
+def versions():
+    """The exact versions built, as scripts/ recorded them."""
+    out = {}
+    try:
+        with open(os.path.join(BUILD, 'versions')) as f:
+            for line in f:
+                k, _, v = line.strip().partition('=')
+                out[k] = v
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def parse_size(s):
+    """'512M', '4G', '1GiB', '64' (MiB) -> MiB."""
+    m = re.fullmatch(r'(\d+)\s*([MG]?)(i?B)?', s.strip(), re.I)
+    if not m:
+        raise ValueError(f'bad size {s!r}')
+    n = int(m.group(1))
+    return n * 1024 if m.group(2).upper() == 'G' else n
+
+
+@dataclass
+class Node:
+    mem_mib: int = 0
+    cpus: list = field(default_factory=list)
+
+
+@dataclass
+class Topology:
+    nodes: list
+    maxmem_mib: int = 0      # > 0: room for memory hotplug (needs slots)
+    slots: int = 0
+
+    @property
+    def ncpus(self):
+        return max(1, sum(len(n.cpus) for n in self.nodes))
+
+    @property
+    def mem_mib(self):
+        return sum(n.mem_mib for n in self.nodes)
+
+    def qemu_args(self):
+        args = ['-smp', str(self.ncpus)]
+        mem = f'{self.mem_mib}M'
+        if self.maxmem_mib:
+            mem += f',slots={self.slots},maxmem={self.maxmem_mib}M'
+        args += ['-m', mem]
+        for i, n in enumerate(self.nodes):
+            spec = f'node,nodeid={i}'
+            if n.mem_mib:
+                args += ['-object',
+                         f'memory-backend-ram,id=ram-node{i},size={n.mem_mib}M']
+                spec += f',memdev=ram-node{i}'
+            for c in n.cpus:
+                spec += f',cpus={c}'
+            args += ['-numa', spec]
+        return args
+
+
+_accel_cache = {}
+
+
+def choose_accel(qemu, kernel, initrd):
+    """KVM when a short probe boot prints a kernel line, TCG otherwise.
+
+    Returns (accel, reason).  VNUMA_ACCEL=tcg|kvm overrides the probe.
+    """
+    forced = os.environ.get('VNUMA_ACCEL')
+    if forced:
+        return forced, 'VNUMA_ACCEL'
+    if not os.path.exists('/dev/kvm'):
+        return 'tcg', 'no /dev/kvm'
+    key = (qemu, kernel)
+    if key in _accel_cache:
+        return _accel_cache[key]
+    with tempfile.TemporaryDirectory() as d:
+        log = os.path.join(d, 'serial')
+        p = subprocess.Popen(
+            [qemu, *sum([['-L', f] for f in FIRMWARE], []), '-nodefaults',
+             '-display', 'none', '-machine', 'q35', '-accel', 'kvm',
+             '-m', '256M', '-kernel', kernel, '-initrd', initrd,
+             '-append', 'console=ttyS0 panic=-1', '-no-reboot',
+             '-serial', f'file:{log}'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ok = False
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and p.poll() is None:
+            if os.path.exists(log) and b'Linux version' in open(log, 'rb').read():
+                ok = True
+                break
+            time.sleep(0.2)
+        p.kill()
+        p.wait()
+    res = ('kvm', 'probe boot printed') if ok else \
+          ('tcg', 'KVM probe boot printed nothing in 20 s')
+    _accel_cache[key] = res
+    return res
+
+
+class GuestError(Exception):
+    pass
+
+
+class Guest:
+    """One QEMU running our kernel.  Use as a context manager."""
+
+    def __init__(self, topo, workdir=None, flavour='debug', qemu='vnuma',
+                 append='', extra_args=(), boot_timeout=180):
+        self.topo = topo
+        self.flavour = flavour
+        self.kernel = kernel_path(flavour)
+        self.initrd = initramfs_path(flavour)
+        self.qemu_bin = qemu_path(qemu)
+        for p in (self.kernel, self.initrd, self.qemu_bin):
+            if not os.path.exists(p):
+                raise GuestError(f'{p} missing: run make build first')
+        self.own_dir = workdir is None
+        self.dir = workdir or tempfile.mkdtemp(prefix='vnuma-')
+        os.makedirs(self.dir, exist_ok=True)
+        self.serial_log = os.path.join(self.dir, 'serial.log')
+        self.qmp_path = os.path.join(self.dir, 'qmp.sock')
+        self.ctl_path = os.path.join(self.dir, 'ctl.sock')
+        self.append = append
+        self.extra_args = list(extra_args)
+        self.boot_timeout = boot_timeout
+        self.proc = None
+        self.qmp = None
+        self.ctl = None
+        self.ctl_buf = b''
+        self.seq = 0
+        self.accel, self.accel_reason = choose_accel(
+            self.qemu_bin, self.kernel, self.initrd)
+
+    def command_line(self):
+        accel = ['-accel', 'kvm'] if self.accel == 'kvm' else \
+                ['-accel', 'tcg,thread=multi']
+        append = ('console=ttyS0 panic=-1 printk.devkmsg=on '
+                  'memhp_default_state=online_movable ' + self.append)
+        return [self.qemu_bin, *sum([['-L', f] for f in FIRMWARE], []),
+                '-nodefaults', '-no-user-config', '-display', 'none',
+                '-machine', 'q35', *accel, *self.topo.qemu_args(),
+                '-kernel', self.kernel, '-initrd', self.initrd,
+                '-append', append.strip(), '-no-reboot',
+                '-serial', f'file:{self.serial_log}',
+                '-qmp', f'unix:{self.qmp_path},server=on,wait=off',
+                '-device', 'virtio-serial-pci,id=vser',
+                '-chardev', f'socket,id=ctl,path={self.ctl_path},server=on,wait=off',
+                '-device', 'virtserialport,bus=vser.0,chardev=ctl,name=org.virtio-numa.ctl',
+                *self.extra_args]
+
+    def start(self):
+        cmd = self.command_line()
+        with open(os.path.join(self.dir, 'qemu.cmdline'), 'w') as f:
+            f.write(' '.join(cmd) + '\n')
+        self.stderr = open(os.path.join(self.dir, 'qemu.stderr'), 'wb')
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=self.stderr, stderr=self.stderr)
+        self.qmp = QMP(self.qmp_path)
+        self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.ctl.connect(self.ctl_path)
+        self.wait_console('VNUMA-READY', self.boot_timeout)
+        return self
+
+    def console(self):
+        try:
+            with open(self.serial_log, 'rb') as f:
+                return f.read().decode('utf-8', 'replace')
+        except FileNotFoundError:
+            return ''
+
+    def wait_console(self, text, timeout):
+        deadline = time.monotonic() + timeout
+        while text not in self.console():
+            if self.proc.poll() is not None:
+                raise GuestError(f'QEMU exited ({self.proc.returncode}) before '
+                                 f'{text!r}; see {self.dir}')
+            if time.monotonic() > deadline:
+                raise GuestError(f'no {text!r} on the console within '
+                                 f'{timeout} s; see {self.serial_log}')
+            time.sleep(0.1)
+
+    def run(self, cmd, timeout=120):
+        """Run a shell command in the guest; return (status, output)."""
+        if '\n' in cmd:
+            raise ValueError('one line per command')
+        self.seq += 1
+        self.ctl.sendall(f'{self.seq} {cmd}\n'.encode())
+        deadline = time.monotonic() + timeout
+        while True:
+            m = END.search(self.ctl_buf)
+            if m:
+                if int(m.group(1)) != self.seq:
+                    raise GuestError(f'answer for {m.group(1)}, expected {self.seq}')
+                out = self.ctl_buf[:m.start()]
+                self.ctl_buf = self.ctl_buf[m.end():]
+                return int(m.group(2)), out.decode('utf-8', 'replace')
+            left = deadline - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                raise GuestError(f'guest command {cmd!r} gave no answer '
+                                 f'within {timeout} s')
+            self.ctl.settimeout(left)
+            try:
+                data = self.ctl.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                raise GuestError('command channel closed')
+            self.ctl_buf += data
+
+    def sh(self, cmd, timeout=120):
+        """Run a command that must succeed; return its output."""
+        rc, out = self.run(cmd, timeout)
+        if rc != 0:
+            raise GuestError(f'guest command {cmd!r} failed ({rc}): {out}')
+        return out
+
+    def read(self, path):
+        return self.sh(f'cat {path}')
+
+    def node_meminfo(self, node):
+        """/sys/devices/system/node/nodeN/meminfo as {field: kB}."""
+        out = {}
+        for line in self.read(f'/sys/devices/system/node/node{node}/meminfo').splitlines():
+            m = re.match(r'Node \d+ (\S+):\s+(\d+)', line)
+            if m:
+                out[m.group(1)] = int(m.group(2))
+        return out
+
+    def poweroff(self, timeout=60):
+        """Power the guest off from inside; return QEMU's exit status."""
+        self.ctl.sendall(b'0 poweroff -f\n')
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise GuestError(f'QEMU still running {timeout} s after poweroff')
+
+    def stop(self):
+        for c in (self.qmp, self.ctl):
+            if c:
+                c.close()
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc:
+            self.stderr.close()
+
+    def cleanup(self):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+# Lines in a kernel log that mean something went wrong.
+BAD_LOG = re.compile(
+    r'(WARNING: |BUG: |Oops|Kernel panic|general protection fault|'
+    r'possible (recursive|circular) locking|inconsistent lock state|'
+    r'suspicious RCU usage|KASAN:|UBSAN:|list_(add|del) corruption|'
+    r'page dumped because|kernel BUG at|Call Trace:)')
+
+
+def log_problems(text):
+    """Lines of a serial log that report a kernel warning or error."""
+    return [line for line in text.splitlines() if BAD_LOG.search(line)]

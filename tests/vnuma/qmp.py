@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-2.0
+"""A small synchronous QMP client: commands, their answers, and events."""
+
+import json
+import socket
+import time
+
+
+class QMPError(Exception):
+    """QEMU answered a command with an error."""
+
+    def __init__(self, cmd, error):
+        self.cmd = cmd
+        self.klass = error.get('class', '')
+        self.desc = error.get('desc', '')
+        super().__init__(f'{cmd}: {self.klass}: {self.desc}')
+
+
+class QMP:
+    def __init__(self, path, timeout=30.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.file = self.sock.makefile('rwb', buffering=0)
+        self.events = []
+        self.timeout = timeout
+        self.greeting = self._read(timeout)
+        if 'QMP' not in self.greeting:
+            raise RuntimeError(f'not a QMP greeting: {self.greeting}')
+        self.cmd('qmp_capabilities')
+
+    def _read(self, timeout):
+        self.sock.settimeout(timeout)
+        line = self.file.readline()
+        if not line:
+            raise EOFError('QMP connection closed')
+        return json.loads(line)
+
+    def cmd(self, name, **args):
+        """Run one command; return its 'return' value or raise QMPError."""
+        msg = {'execute': name}
+        if args:
+            msg['arguments'] = args
+        self.file.write(json.dumps(msg).encode() + b'\n')
+        while True:
+            reply = self._read(self.timeout)
+            if 'event' in reply:
+                self.events.append(reply)
+                continue
+            if 'error' in reply:
+                raise QMPError(name, reply['error'])
+            return reply.get('return')
+
+    def wait_event(self, name, timeout=30.0, match=None):
+        """Return (and consume) the first event NAME for which match(ev)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for ev in self.events:
+                if ev['event'] == name and (match is None or match(ev)):
+                    self.events.remove(ev)
+                    return ev
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f'no {name} event within {timeout} s')
+            try:
+                self.events.append(self._read(left))
+            except socket.timeout:
+                pass
+
+    def close(self):
+        try:
+            self.file.close()
+            self.sock.close()
+        except OSError:
+            pass
