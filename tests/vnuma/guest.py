@@ -81,7 +81,9 @@ class Topology:
         return sum(n.mem_mib for n in self.nodes)
 
     def qemu_args(self):
-        args = ['-smp', str(self.ncpus)]
+        # One socket per vCPU: vCPUs of one socket share a cache, and
+        # Linux warns (topology_sane) when they sit in different nodes.
+        args = ['-smp', f'{self.ncpus},sockets={self.ncpus},cores=1,threads=1']
         mem = f'{self.mem_mib}M'
         if self.maxmem_mib:
             mem += f',slots={self.slots},maxmem={self.maxmem_mib}M'
@@ -266,6 +268,13 @@ class Guest:
             if m:
                 out[m.group(1)] = int(m.group(2))
         return out
+
+    def pxm_to_node(self):
+        """{host node id (ACPI PXM): guest node id}, from the SRAT lines
+        the guest printed.  The guest numbers nodes in the order it meets
+        PXMs in the SRAT, CPU entries first, so the two often differ."""
+        return {int(p): int(n) for n, p in
+                re.findall(r'SRAT: Node (\d+) PXM (\d+) ', self.console())}
 
     def poweroff(self, timeout=60):
         """Power the guest off from inside; return QEMU's exit status."""

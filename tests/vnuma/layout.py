@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The guest's NUMA layout as the guest itself sees it (sysfs)."""
+
+
+def node_list(s):
+    """'0-2,5' -> [0, 1, 2, 5]"""
+    out = []
+    for part in filter(None, s.strip().split(',')):
+        lo, _, hi = part.partition('-')
+        out += range(int(lo), int(hi or lo) + 1)
+    return out
+
+
+def guest_layout(g):
+    """[{node, cpus, total_kb, free_kb}] for every online node."""
+    rows = []
+    for n in node_list(g.read('/sys/devices/system/node/online')):
+        mi = g.node_meminfo(n)
+        rows.append({'node': n,
+                     'cpus': g.read(f'/sys/devices/system/node/node{n}/cpulist').strip(),
+                     'total_kb': mi['MemTotal'], 'free_kb': mi['MemFree']})
+    return rows
+
+
+def format_layout(rows):
+    lines = [f"{'node':>4}  {'cpus':<8} {'MemTotal':>10} {'MemFree':>10}"]
+    for r in rows:
+        lines.append(f"{r['node']:>4}  {r['cpus'] or '-':<8} "
+                     f"{r['total_kb'] // 1024:>7} MiB {r['free_kb'] // 1024:>6} MiB")
+    return '\n'.join(lines)
