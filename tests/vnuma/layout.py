@@ -12,19 +12,21 @@ def node_list(s):
 
 
 def guest_layout(g):
-    """[{node, cpus, total_kb, free_kb}] for every online node."""
+    """[{host, node, cpus, total_kb, free_kb}] for every online node."""
     rows = []
+    host = {n: p for p, n in g.pxm_to_node().items()}
     for n in node_list(g.read('/sys/devices/system/node/online')):
         mi = g.node_meminfo(n)
-        rows.append({'node': n,
+        rows.append({'host': host.get(n, '?'), 'node': n,
                      'cpus': g.read(f'/sys/devices/system/node/node{n}/cpulist').strip(),
                      'total_kb': mi['MemTotal'], 'free_kb': mi['MemFree']})
     return rows
 
 
 def format_layout(rows):
-    lines = [f"{'node':>4}  {'cpus':<8} {'MemTotal':>10} {'MemFree':>10}"]
+    lines = [f"{'host node':>9}  {'guest node':>10}  {'cpus':<8} "
+             f"{'MemTotal':>10} {'MemFree':>10}"]
     for r in rows:
-        lines.append(f"{r['node']:>4}  {r['cpus'] or '-':<8} "
+        lines.append(f"{r['host']:>9}  {r['node']:>10}  {r['cpus'] or '-':<8} "
                      f"{r['total_kb'] // 1024:>7} MiB {r['free_kb'] // 1024:>6} MiB")
     return '\n'.join(lines)

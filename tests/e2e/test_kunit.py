@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0
+"""KUnit suites built into the test kernel run at boot; read their TAP."""
+
+import re
+
+from vnuma.guest import Node, Topology
+
+# Suites of ours that must have run, with at least this many cases.
+SUITES = {'virtio_numa_proto': 9}
+
+
+def test_kunit_suites(boot):
+    g = boot(Topology([Node(256, [0])]))
+    log = g.console()
+    failed = re.findall(r'^\[[ \d.]+\]\s+not ok \d+ (\S+)', log, re.M)
+    assert not failed, f'KUnit cases failed: {failed}'
+    for suite, want in SUITES.items():
+        m = re.search(rf'# {suite}: pass:(\d+) fail:(\d+) skip:(\d+) total:(\d+)', log)
+        assert m, f'KUnit suite {suite} did not run'
+        passed, fail, skip, total = map(int, m.groups())
+        assert fail == 0 and skip == 0 and passed == total >= want, m.group(0)
