@@ -344,10 +344,11 @@ static int vnuma_read_config(struct virtio_numa *vn)
 	}
 	if (!lim->max_ranges || lim->max_ranges > VIRTIO_NUMA_MAX_RANGES)
 		lim->max_ranges = VIRTIO_NUMA_MAX_RANGES;
-	lim->node_hotplug = virtio_has_feature(vdev, VIRTIO_NUMA_F_NODE_HOTPLUG);
-	lim->relayout = virtio_has_feature(vdev, VIRTIO_NUMA_F_RELAYOUT);
-	lim->cpu_assign = virtio_has_feature(vdev, VIRTIO_NUMA_F_CPU_ASSIGN);
-	lim->distance = virtio_has_feature(vdev, VIRTIO_NUMA_F_DISTANCE);
+	/*
+	 * lim->node_hotplug, ->relayout, ->cpu_assign and ->distance stay
+	 * false: we offer none of those features yet, and virtio_has_feature()
+	 * may only be asked about features in the driver's table.
+	 */
 	return 0;
 }
 

@@ -148,7 +148,8 @@ class Guest:
     """One QEMU running our kernel.  Use as a context manager."""
 
     def __init__(self, topo, workdir=None, flavour='debug', qemu='vnuma',
-                 append='', extra_args=(), boot_timeout=180):
+                 append='', extra_args=(), boot_timeout=180,
+                 vnuma='id=vnuma0'):
         self.topo = topo
         self.flavour = flavour
         self.kernel = kernel_path(flavour)
@@ -166,6 +167,8 @@ class Guest:
         self.append = append
         self.extra_args = list(extra_args)
         self.boot_timeout = boot_timeout
+        # Options of the virtio-numa-pci device; None: no device.
+        self.vnuma = vnuma
         self.proc = None
         self.qmp = None
         self.ctl = None
@@ -189,6 +192,7 @@ class Guest:
                 '-device', 'virtio-serial-pci,id=vser',
                 '-chardev', f'socket,id=ctl,path={self.ctl_path},server=on,wait=off',
                 '-device', 'virtserialport,bus=vser.0,chardev=ctl,name=org.virtio-numa.ctl',
+                *(['-device', f'virtio-numa-pci,{self.vnuma}'] if self.vnuma else []),
                 *self.extra_args]
 
     def start(self):

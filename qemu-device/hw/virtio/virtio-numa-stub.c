@@ -1,0 +1,39 @@
+/*
+ * QMP commands of virtio-numa, for builds without the device
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-virtio-numa.h"
+
+static void *virtio_numa_not_built(Error **errp)
+{
+    error_setg(errp, "virtio-numa is not built into this QEMU");
+    return NULL;
+}
+
+VirtioNumaInfoList *qmp_query_virtio_numa(Error **errp)
+{
+    return virtio_numa_not_built(errp);
+}
+
+VirtioNumaCommandId *qmp_virtio_numa_report(const char *id, Error **errp)
+{
+    return virtio_numa_not_built(errp);
+}
+
+VirtioNumaCommandId *qmp_virtio_numa_set_report_interval(const char *id,
+                                                         uint32_t interval,
+                                                         Error **errp)
+{
+    return virtio_numa_not_built(errp);
+}
+
+VirtioNumaCommandId *qmp_x_virtio_numa_inject(const char *id,
+                                              const char *data,
+                                              Error **errp)
+{
+    return virtio_numa_not_built(errp);
+}

@@ -1,0 +1,811 @@
+/*
+ * Virtio NUMA device
+ *
+ * Lets management change the NUMA layout of a running guest and read back
+ * the guest's per-node accounting.  Host commands come in over QMP, are
+ * queued, and are sent to the guest one at a time on the command queue;
+ * the guest answers each with one completion on the event queue, which
+ * also carries unsolicited reports.  Specified in the virtio-numa
+ * repository's Documentation/virtio-numa.rst.
+ *
+ * The guest is not trusted: an event that fails validation is dropped
+ * and counted, never shown to management.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/base64.h"
+#include "qemu/iov.h"
+#include "qemu/log.h"
+#include "qemu/module.h"
+#include "qemu/units.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-virtio-numa.h"
+#include "qapi/qapi-events-virtio-numa.h"
+#include "hw/boards.h"
+#include "hw/qdev-properties.h"
+#include "hw/virtio/virtio.h"
+#include "hw/virtio/virtio-numa.h"
+#include "migration/misc.h"
+#include "migration/vmstate.h"
+
+#define VIRTIO_NUMA_DEFAULT_BLOCK_SIZE (128 * MiB)
+#define VIRTIO_NUMA_QUEUE_SIZE 16
+
+static const char *virtio_numa_id(VirtIONuma *vn)
+{
+    Object *parent = OBJECT(vn)->parent;
+
+    if (parent && object_dynamic_cast(parent, TYPE_DEVICE) &&
+        DEVICE(parent)->id) {
+        return DEVICE(parent)->id;
+    }
+    return DEVICE(vn)->id ? DEVICE(vn)->id : "";
+}
+
+static uint16_t virtio_numa_max_nodes(void)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+
+    return ms->numa_state ? ms->numa_state->num_nodes : 0;
+}
+
+static VirtioNumaCommandType virtio_numa_qapi_type(uint16_t type)
+{
+    switch (type) {
+    case VIRTIO_NUMA_CMD_REPORT:
+        return VIRTIO_NUMA_COMMAND_TYPE_REPORT;
+    case VIRTIO_NUMA_CMD_SET_REPORT_INTERVAL:
+        return VIRTIO_NUMA_COMMAND_TYPE_SET_REPORT_INTERVAL;
+    case VIRTIO_NUMA_CMD_NODE_ADD:
+        return VIRTIO_NUMA_COMMAND_TYPE_NODE_ADD;
+    case VIRTIO_NUMA_CMD_NODE_REMOVE:
+        return VIRTIO_NUMA_COMMAND_TYPE_NODE_REMOVE;
+    case VIRTIO_NUMA_CMD_RELAYOUT:
+        return VIRTIO_NUMA_COMMAND_TYPE_RELAYOUT;
+    case VIRTIO_NUMA_CMD_CPU_ASSIGN:
+        return VIRTIO_NUMA_COMMAND_TYPE_CPU_ASSIGN;
+    case VIRTIO_NUMA_CMD_DISTANCE_SET:
+        return VIRTIO_NUMA_COMMAND_TYPE_DISTANCE_SET;
+    default:
+        return VIRTIO_NUMA_COMMAND_TYPE_RAW;
+    }
+}
+
+/* Wire field codes, as the guest names them in an INVALID completion. */
+static const char *const virtio_numa_field_names[] = {
+    [VIRTIO_NUMA_FIELD_NONE] = "none",
+    [VIRTIO_NUMA_FIELD_LEN] = "len",
+    [VIRTIO_NUMA_FIELD_TYPE] = "type",
+    [VIRTIO_NUMA_FIELD_FLAGS] = "flags",
+    [VIRTIO_NUMA_FIELD_ID] = "id",
+    [VIRTIO_NUMA_FIELD_NODE] = "node",
+    [VIRTIO_NUMA_FIELD_ADDR] = "addr",
+    [VIRTIO_NUMA_FIELD_SIZE] = "size",
+    [VIRTIO_NUMA_FIELD_NR_RANGES] = "nr_ranges",
+    [VIRTIO_NUMA_FIELD_RESERVED] = "reserved",
+    [VIRTIO_NUMA_FIELD_INTERVAL] = "interval_ms",
+    [VIRTIO_NUMA_FIELD_CPU] = "cpu",
+    [VIRTIO_NUMA_FIELD_DISTANCE] = "distance",
+};
+
+/* Status codes on the wire map one to one onto VirtioNumaStatus. */
+QEMU_BUILD_BUG_ON(VIRTIO_NUMA_S_FAILED != VIRTIO_NUMA_STATUS_FAILED);
+
+static void virtio_numa_record_done(VirtIONuma *vn, const VirtIONumaCmd *cmd,
+                                    uint16_t status, uint16_t field,
+                                    uint32_t detail)
+{
+    g_autofree char *path = object_get_canonical_path(OBJECT(vn));
+    VirtIONumaDone *d = &vn->done[vn->done_next];
+
+    d->id = cmd->id;
+    d->type = cmd->type;
+    d->status = status;
+    d->field = field;
+    d->detail = detail;
+    vn->done_next = (vn->done_next + 1) % VIRTIO_NUMA_HISTORY;
+    vn->done_count = MIN(vn->done_count + 1, VIRTIO_NUMA_HISTORY);
+
+    qapi_event_send_virtio_numa_completion(virtio_numa_id(vn), path, cmd->id,
+        virtio_numa_qapi_type(cmd->type), status,
+        virtio_numa_field_names[field], detail);
+}
+
+/* Retire the command in flight. */
+static void virtio_numa_pop_cmd(VirtIONuma *vn)
+{
+    vn->in_flight = false;
+    vn->queue_head = (vn->queue_head + 1) % VIRTIO_NUMA_QUEUE_MAX;
+    vn->queue_len--;
+}
+
+/* Send the next queued command if the guest has a buffer for it. */
+static void virtio_numa_send_next(VirtIONuma *vn)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(vn);
+    VirtIONumaCmd *cmd;
+    VirtQueueElement *elem;
+    size_t room;
+
+    if (vn->in_flight || !vn->queue_len ||
+        !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        return;
+    }
+    elem = virtqueue_pop(vn->cmd_vq, sizeof(VirtQueueElement));
+    if (!elem) {
+        return;
+    }
+    cmd = &vn->queue[vn->queue_head];
+    room = iov_size(elem->in_sg, elem->in_num);
+    if (elem->out_num || room < cmd->size) {
+        virtio_error(vdev, "virtio-numa: command buffer of %zu bytes, "
+                     "need %u", room, cmd->size);
+        virtqueue_detach_element(vn->cmd_vq, elem, 0);
+        g_free(elem);
+        return;
+    }
+    iov_from_buf(elem->in_sg, elem->in_num, 0, cmd->buf, cmd->size);
+    virtqueue_push(vn->cmd_vq, elem, cmd->size);
+    virtio_notify(vdev, vn->cmd_vq);
+    g_free(elem);
+    vn->in_flight = true;
+}
+
+static void virtio_numa_handle_cmd(VirtIODevice *vdev, VirtQueue *vq)
+{
+    virtio_numa_send_next(VIRTIO_NUMA(vdev));
+}
+
+/* A page count the guest reports cannot exceed all the RAM it can have. */
+static bool virtio_numa_pages_ok(uint64_t pages, uint16_t page_shift)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    uint64_t max_pages = MAX(ms->maxram_size, ms->ram_size) >> page_shift;
+
+    return pages <= max_pages;
+}
+
+/*
+ * Check a guest event against everything the device knows, and on
+ * success fill @values/@reported.  Returns NULL or what was wrong.
+ */
+static const char *virtio_numa_check_event(VirtIONuma *vn,
+                                           const struct virtio_numa_event *ev,
+                                           size_t size,
+                                           VirtIONumaReport *rep)
+{
+    uint16_t type = le16_to_cpu(ev->type);
+    uint16_t status = le16_to_cpu(ev->status);
+    uint16_t field = le16_to_cpu(ev->field);
+    uint16_t page_shift = le16_to_cpu(ev->page_shift);
+    uint16_t nr_node_ids = le16_to_cpu(ev->nr_node_ids);
+    uint16_t nr = le16_to_cpu(ev->nr_records);
+    uint16_t max_nodes = virtio_numa_max_nodes();
+    uint8_t seen[MAX_NODES] = {};
+    unsigned int i;
+
+    if (size != sizeof(*ev) + nr * sizeof(ev->records[0])) {
+        return "length does not match nr_records";
+    }
+    if (page_shift < 12 || page_shift > 30) {
+        return "page_shift out of range";
+    }
+    if (!nr_node_ids || nr_node_ids > MAX_NODES * 8) {
+        return "nr_node_ids out of range";
+    }
+    if (status > VIRTIO_NUMA_S_FAILED ||
+        field >= ARRAY_SIZE(virtio_numa_field_names)) {
+        return "unknown status or field";
+    }
+    switch (type) {
+    case VIRTIO_NUMA_EVENT_REPORT:
+        if (ev->id || status != VIRTIO_NUMA_S_OK) {
+            return "report with a command id or a status";
+        }
+        break;
+    case VIRTIO_NUMA_EVENT_COMPLETION:
+        if (!vn->in_flight ||
+            le64_to_cpu(ev->id) != vn->queue[vn->queue_head].id) {
+            return "completion of a command not in flight";
+        }
+        break;
+    default:
+        return "unknown event type";
+    }
+
+    for (i = 0; i < nr; i++) {
+        const struct virtio_numa_record *r = &ev->records[i];
+        uint16_t tag = le16_to_cpu(r->tag);
+        uint32_t node = le32_to_cpu(r->node);
+        uint64_t value = le64_to_cpu(r->value);
+
+        if (!tag || tag > VIRTIO_NUMA_NR_TAGS) {
+            continue;   /* from a newer guest: skipped, as specified */
+        }
+        if (node >= max_nodes) {
+            return "record for a node the device does not have";
+        }
+        if (seen[node] & BIT(tag - 1)) {
+            return "duplicate record";
+        }
+        seen[node] |= BIT(tag - 1);
+        rep->reported[node] = true;
+        switch (tag) {
+        case VIRTIO_NUMA_R_STATE:
+            if (value >= (VIRTIO_NUMA_NODE_ADDED << 1)) {
+                return "unknown node state bits";
+            }
+            break;
+        case VIRTIO_NUMA_R_GUEST_NODE:
+            if (value >= nr_node_ids) {
+                return "guest node id out of range";
+            }
+            break;
+        case VIRTIO_NUMA_R_CPUS:
+            if (value > MACHINE(qdev_get_machine())->smp.max_cpus) {
+                return "more CPUs than the machine has";
+            }
+            break;
+        default:
+            if (!virtio_numa_pages_ok(value, page_shift)) {
+                return "more pages than the machine has";
+            }
+        }
+        rep->values[node][tag - 1] = value;
+    }
+    for (i = 0; i < max_nodes; i++) {
+        const uint64_t *v = rep->values[i];
+
+        if (v[VIRTIO_NUMA_R_MANAGED_PAGES - 1] >
+                v[VIRTIO_NUMA_R_PRESENT_PAGES - 1] ||
+            v[VIRTIO_NUMA_R_FREE_PAGES - 1] >
+                v[VIRTIO_NUMA_R_MANAGED_PAGES - 1]) {
+            return "node with more managed than present, or free than "
+                   "managed pages";
+        }
+    }
+    return NULL;
+}
+
+static void virtio_numa_process_event(VirtIONuma *vn, const void *buf,
+                                      size_t size)
+{
+    const struct virtio_numa_event *ev = buf;
+    g_autofree VirtIONumaReport *rep = g_new0(VirtIONumaReport, 1);
+    const char *err;
+
+    err = virtio_numa_check_event(vn, ev, size, rep);
+    if (err) {
+        vn->bogus_events++;
+        qemu_log_mask(LOG_GUEST_ERROR, "virtio-numa %s: dropped event of "
+                      "%zu bytes: %s\n", virtio_numa_id(vn), size, err);
+        return;
+    }
+
+    /* Valid: it replaces the last report as a whole. */
+    vn->reports++;
+    vn->report_seq = le64_to_cpu(ev->seq);
+    vn->page_shift = le16_to_cpu(ev->page_shift);
+    vn->guest_nr_node_ids = le16_to_cpu(ev->nr_node_ids);
+    vn->report = *rep;
+
+    if (le16_to_cpu(ev->type) == VIRTIO_NUMA_EVENT_COMPLETION) {
+        virtio_numa_record_done(vn, &vn->queue[vn->queue_head],
+                                le16_to_cpu(ev->status),
+                                le16_to_cpu(ev->field),
+                                le32_to_cpu(ev->detail));
+        virtio_numa_pop_cmd(vn);
+    } else {
+        g_autofree char *path = object_get_canonical_path(OBJECT(vn));
+
+        qapi_event_send_virtio_numa_report(virtio_numa_id(vn), path,
+                                           vn->report_seq);
+    }
+}
+
+static void virtio_numa_handle_event(VirtIODevice *vdev, VirtQueue *vq)
+{
+    VirtIONuma *vn = VIRTIO_NUMA(vdev);
+    VirtQueueElement *elem;
+
+    while ((elem = virtqueue_pop(vq, sizeof(VirtQueueElement)))) {
+        size_t size = iov_size(elem->out_sg, elem->out_num);
+
+        if (elem->in_num || size < sizeof(struct virtio_numa_event) ||
+            size > VIRTIO_NUMA_EVENT_MAX_SIZE) {
+            vn->bogus_events++;
+            qemu_log_mask(LOG_GUEST_ERROR, "virtio-numa %s: dropped event "
+                          "of %zu bytes: bad size\n", virtio_numa_id(vn),
+                          size);
+        } else {
+            g_autofree void *buf = g_malloc(size);
+
+            iov_to_buf(elem->out_sg, elem->out_num, 0, buf, size);
+            virtio_numa_process_event(vn, buf, size);
+        }
+        virtqueue_push(vq, elem, 0);
+        virtio_notify(vdev, vq);
+        g_free(elem);
+    }
+    virtio_numa_send_next(vn);
+}
+
+/* --- QMP --- */
+
+typedef struct VirtIONumaFind {
+    const char *id;
+    VirtIONuma *found;
+    VirtioNumaInfoList **tail;
+} VirtIONumaFind;
+
+static int virtio_numa_find_one(Object *obj, void *opaque)
+{
+    VirtIONumaFind *f = opaque;
+
+    if (object_dynamic_cast(obj, TYPE_VIRTIO_NUMA) &&
+        !strcmp(virtio_numa_id(VIRTIO_NUMA(obj)), f->id)) {
+        f->found = VIRTIO_NUMA(obj);
+        return 1;
+    }
+    return 0;
+}
+
+static VirtIONuma *virtio_numa_find(const char *id, Error **errp)
+{
+    VirtIONumaFind f = { .id = id };
+
+    object_child_foreach_recursive(object_get_root(), virtio_numa_find_one,
+                                   &f);
+    if (!f.found) {
+        error_set(errp, ERROR_CLASS_DEVICE_NOT_FOUND,
+                  "Device '%s' is not a virtio-numa device", id);
+    }
+    return f.found;
+}
+
+/* Find the device and check that a command may be queued on it now. */
+static VirtIONuma *virtio_numa_find_for_cmd(const char *id, Error **errp)
+{
+    VirtIONuma *vn = virtio_numa_find(id, errp);
+
+    if (!vn) {
+        return NULL;
+    }
+    if (migration_is_running()) {
+        error_setg(errp, "virtio-numa '%s' is busy: a migration is running; "
+                   "try again after it", id);
+        return NULL;
+    }
+    if (vn->queue_len == VIRTIO_NUMA_QUEUE_MAX) {
+        error_setg(errp, "virtio-numa '%s' has %d commands queued already; "
+                   "wait for completions", id, VIRTIO_NUMA_QUEUE_MAX);
+        return NULL;
+    }
+    return vn;
+}
+
+/* Queue a command of @len payload bytes; returns its id. */
+static VirtioNumaCommandId *virtio_numa_queue(VirtIONuma *vn, uint16_t type,
+                                              const void *payload,
+                                              uint32_t len)
+{
+    VirtIONumaCmd *cmd = &vn->queue[(vn->queue_head + vn->queue_len) %
+                                    VIRTIO_NUMA_QUEUE_MAX];
+    struct virtio_numa_cmd_hdr *hdr = (void *)cmd->buf;
+    VirtioNumaCommandId *ret = g_new0(VirtioNumaCommandId, 1);
+
+    assert(sizeof(*hdr) + len <= sizeof(cmd->buf));
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->id = ++vn->next_id;
+    cmd->type = type;
+    cmd->size = sizeof(*hdr) + len;
+    hdr->id = cpu_to_le64(cmd->id);
+    hdr->type = cpu_to_le16(type);
+    hdr->len = cpu_to_le32(len);
+    memcpy(hdr + 1, payload, len);
+    vn->queue_len++;
+    ret->command_id = cmd->id;
+    virtio_numa_send_next(vn);
+    return ret;
+}
+
+VirtioNumaCommandId *qmp_virtio_numa_report(const char *id, Error **errp)
+{
+    VirtIONuma *vn = virtio_numa_find_for_cmd(id, errp);
+
+    return vn ? virtio_numa_queue(vn, VIRTIO_NUMA_CMD_REPORT, NULL, 0) : NULL;
+}
+
+VirtioNumaCommandId *qmp_virtio_numa_set_report_interval(const char *id,
+                                                         uint32_t interval,
+                                                         Error **errp)
+{
+    struct virtio_numa_cmd_report_interval ri = {
+        .interval_ms = cpu_to_le32(interval),
+    };
+    VirtIONuma *vn;
+
+    if (interval && (interval < VIRTIO_NUMA_REPORT_INTERVAL_MIN_MS ||
+                     interval > VIRTIO_NUMA_REPORT_INTERVAL_MAX_MS)) {
+        error_setg(errp, "'interval' must be 0 or %d to %d milliseconds, "
+                   "not %" PRIu32, VIRTIO_NUMA_REPORT_INTERVAL_MIN_MS,
+                   VIRTIO_NUMA_REPORT_INTERVAL_MAX_MS, interval);
+        return NULL;
+    }
+    vn = virtio_numa_find_for_cmd(id, errp);
+    if (!vn) {
+        return NULL;
+    }
+    vn->report_interval_ms = interval;
+    return virtio_numa_queue(vn, VIRTIO_NUMA_CMD_SET_REPORT_INTERVAL, &ri,
+                             sizeof(ri));
+}
+
+VirtioNumaCommandId *qmp_x_virtio_numa_inject(const char *id,
+                                              const char *data,
+                                              Error **errp)
+{
+    g_autofree uint8_t *bytes = NULL;
+    VirtioNumaCommandId *ret;
+    VirtIONumaCmd *cmd;
+    VirtIONuma *vn;
+    size_t len;
+
+    vn = virtio_numa_find_for_cmd(id, errp);
+    if (!vn) {
+        return NULL;
+    }
+    if (!vn->allow_inject) {
+        error_setg(errp, "virtio-numa '%s' was not created with %s=on",
+                   id, VIRTIO_NUMA_ALLOW_INJECT_PROP);
+        return NULL;
+    }
+    bytes = qbase64_decode(data, -1, &len, errp);
+    if (!bytes) {
+        return NULL;
+    }
+    if (!len || len > VIRTIO_NUMA_CMD_MAX_SIZE) {
+        error_setg(errp, "'data' must be 1 to %zu bytes, not %zu",
+                   (size_t)VIRTIO_NUMA_CMD_MAX_SIZE, len);
+        return NULL;
+    }
+    cmd = &vn->queue[(vn->queue_head + vn->queue_len) % VIRTIO_NUMA_QUEUE_MAX];
+    memset(cmd, 0, sizeof(*cmd));
+    memcpy(cmd->buf, bytes, len);
+    cmd->size = len;
+    /* The guest answers to the id in the bytes, if there is a whole one. */
+    if (len >= sizeof(struct virtio_numa_cmd_hdr)) {
+        const struct virtio_numa_cmd_hdr *hdr = (const void *)bytes;
+
+        cmd->id = le64_to_cpu(hdr->id);
+        cmd->type = le16_to_cpu(hdr->type);
+    }
+    vn->queue_len++;
+    ret = g_new0(VirtioNumaCommandId, 1);
+    ret->command_id = cmd->id;
+    virtio_numa_send_next(vn);
+    return ret;
+}
+
+static VirtioNumaCommandInfo *virtio_numa_cmd_info(uint64_t id, uint16_t type,
+                                                   VirtioNumaCommandState st)
+{
+    VirtioNumaCommandInfo *ci = g_new0(VirtioNumaCommandInfo, 1);
+
+    ci->command_id = id;
+    ci->type = virtio_numa_qapi_type(type);
+    ci->state = st;
+    return ci;
+}
+
+static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
+{
+    VirtioNumaInfo *info = g_new0(VirtioNumaInfo, 1);
+    VirtioNumaNodeInfoList **ntail = &info->nodes;
+    VirtioNumaCommandInfoList **ctail = &info->commands;
+    unsigned int i;
+
+    info->id = g_strdup(virtio_numa_id(vn));
+    info->qom_path = object_get_canonical_path(OBJECT(vn));
+    info->block_size = vn->block_size;
+    info->max_nodes = virtio_numa_max_nodes();
+    info->driver_ready = VIRTIO_DEVICE(vn)->status & VIRTIO_CONFIG_S_DRIVER_OK;
+    info->report_interval = vn->report_interval_ms;
+    info->reports = vn->reports;
+    info->bogus_events = vn->bogus_events;
+    if (vn->reports) {
+        info->has_guest_nr_node_ids = true;
+        info->guest_nr_node_ids = vn->guest_nr_node_ids;
+        info->has_page_size = true;
+        info->page_size = 1ULL << vn->page_shift;
+        info->has_report_seq = true;
+        info->report_seq = vn->report_seq;
+    }
+    for (i = 0; i < MAX_NODES; i++) {
+        const uint64_t *v = vn->report.values[i];
+        VirtioNumaNodeInfo *ni;
+        uint64_t st;
+
+        if (!vn->report.reported[i]) {
+            continue;
+        }
+        st = v[VIRTIO_NUMA_R_STATE - 1];
+        ni = g_new0(VirtioNumaNodeInfo, 1);
+        ni->node = i;
+        ni->guest_node = v[VIRTIO_NUMA_R_GUEST_NODE - 1];
+        ni->possible = st & VIRTIO_NUMA_NODE_POSSIBLE;
+        ni->online = st & VIRTIO_NUMA_NODE_ONLINE;
+        ni->with_memory = st & VIRTIO_NUMA_NODE_HAS_MEMORY;
+        ni->with_cpus = st & VIRTIO_NUMA_NODE_HAS_CPU;
+        ni->added = st & VIRTIO_NUMA_NODE_ADDED;
+        ni->present_pages = v[VIRTIO_NUMA_R_PRESENT_PAGES - 1];
+        ni->managed_pages = v[VIRTIO_NUMA_R_MANAGED_PAGES - 1];
+        ni->free_pages = v[VIRTIO_NUMA_R_FREE_PAGES - 1];
+        ni->pending_pages = v[VIRTIO_NUMA_R_PENDING_PAGES - 1];
+        ni->transplanted_pages = v[VIRTIO_NUMA_R_TRANSPLANTED_PAGES - 1];
+        ni->cpus = v[VIRTIO_NUMA_R_CPUS - 1];
+        QAPI_LIST_APPEND(ntail, ni);
+    }
+
+    /* Oldest first: completed, then in flight, then queued. */
+    for (i = 0; i < vn->done_count; i++) {
+        unsigned int k = (vn->done_next + VIRTIO_NUMA_HISTORY -
+                          vn->done_count + i) % VIRTIO_NUMA_HISTORY;
+        const VirtIONumaDone *d = &vn->done[k];
+        VirtioNumaCommandInfo *ci;
+
+        ci = virtio_numa_cmd_info(d->id, d->type,
+                                  VIRTIO_NUMA_COMMAND_STATE_DONE);
+        ci->has_status = true;
+        ci->status = d->status;
+        if (d->status == VIRTIO_NUMA_S_INVALID) {
+            ci->field = g_strdup(virtio_numa_field_names[d->field]);
+        }
+        ci->has_detail = true;
+        ci->detail = d->detail;
+        QAPI_LIST_APPEND(ctail, ci);
+    }
+    for (i = 0; i < vn->queue_len; i++) {
+        const VirtIONumaCmd *c =
+            &vn->queue[(vn->queue_head + i) % VIRTIO_NUMA_QUEUE_MAX];
+
+        QAPI_LIST_APPEND(ctail, virtio_numa_cmd_info(c->id, c->type,
+                         !i && vn->in_flight ? VIRTIO_NUMA_COMMAND_STATE_SENT
+                                             : VIRTIO_NUMA_COMMAND_STATE_QUEUED));
+    }
+    return info;
+}
+
+static int virtio_numa_query_one(Object *obj, void *opaque)
+{
+    VirtIONumaFind *f = opaque;
+
+    if (object_dynamic_cast(obj, TYPE_VIRTIO_NUMA)) {
+        QAPI_LIST_APPEND(f->tail, virtio_numa_info(VIRTIO_NUMA(obj)));
+    }
+    return 0;
+}
+
+VirtioNumaInfoList *qmp_query_virtio_numa(Error **errp)
+{
+    VirtioNumaInfoList *list = NULL;
+    VirtIONumaFind f = { .tail = &list };
+
+    object_child_foreach_recursive(object_get_root(), virtio_numa_query_one,
+                                   &f);
+    return list;
+}
+
+/* --- virtio --- */
+
+static void virtio_numa_get_config(VirtIODevice *vdev, uint8_t *config_data)
+{
+    VirtIONuma *vn = VIRTIO_NUMA(vdev);
+    struct virtio_numa_config *config = (void *)config_data;
+
+    memset(config, 0, sizeof(*config));
+    config->block_size = cpu_to_le64(vn->block_size);
+    config->max_nodes = cpu_to_le16(virtio_numa_max_nodes());
+    config->max_ranges = cpu_to_le16(VIRTIO_NUMA_MAX_RANGES);
+}
+
+static uint64_t virtio_numa_get_features(VirtIODevice *vdev, uint64_t features,
+                                         Error **errp)
+{
+    /* NODE_HOTPLUG and RELAYOUT are offered once the device does them. */
+    return features;
+}
+
+static void virtio_numa_set_status(VirtIODevice *vdev, uint8_t status)
+{
+    if (status & VIRTIO_CONFIG_S_DRIVER_OK) {
+        virtio_numa_send_next(VIRTIO_NUMA(vdev));
+    }
+}
+
+/*
+ * The guest reset the device: a command in flight will never be answered.
+ * It ends as cancelled; queued ones wait for the next driver.
+ */
+static void virtio_numa_reset(VirtIODevice *vdev)
+{
+    VirtIONuma *vn = VIRTIO_NUMA(vdev);
+
+    if (vn->in_flight) {
+        virtio_numa_record_done(vn, &vn->queue[vn->queue_head],
+                                VIRTIO_NUMA_STATUS_CANCELLED,
+                                VIRTIO_NUMA_FIELD_NONE, 0);
+        virtio_numa_pop_cmd(vn);
+    }
+}
+
+static void virtio_numa_device_realize(DeviceState *dev, Error **errp)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIONuma *vn = VIRTIO_NUMA(dev);
+    uint16_t max_nodes = virtio_numa_max_nodes();
+
+    if (!max_nodes) {
+        error_setg(errp, "'%s' needs a NUMA machine: give -numa node options",
+                   TYPE_VIRTIO_NUMA);
+        return;
+    }
+    if (!is_power_of_2(vn->block_size) ||
+        vn->block_size < qemu_real_host_page_size()) {
+        error_setg(errp, "'%s' property must be a power of two of at least "
+                   "the host page size (%zu), not %" PRIu64,
+                   VIRTIO_NUMA_BLOCK_SIZE_PROP, qemu_real_host_page_size(),
+                   vn->block_size);
+        return;
+    }
+
+    virtio_init(vdev, VIRTIO_ID_NUMA, sizeof(struct virtio_numa_config));
+    vn->cmd_vq = virtio_add_queue(vdev, VIRTIO_NUMA_QUEUE_SIZE,
+                                  virtio_numa_handle_cmd);
+    vn->event_vq = virtio_add_queue(vdev, VIRTIO_NUMA_QUEUE_SIZE,
+                                    virtio_numa_handle_event);
+}
+
+static void virtio_numa_device_unrealize(DeviceState *dev)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIONuma *vn = VIRTIO_NUMA(dev);
+
+    virtio_delete_queue(vn->cmd_vq);
+    virtio_delete_queue(vn->event_vq);
+    virtio_cleanup(vdev);
+}
+
+/* The stream is input too: refuse indices and sizes we could not use. */
+static int virtio_numa_post_load(void *opaque, int version_id)
+{
+    VirtIONuma *vn = opaque;
+    unsigned int i;
+
+    if (vn->queue_head >= VIRTIO_NUMA_QUEUE_MAX ||
+        vn->queue_len > VIRTIO_NUMA_QUEUE_MAX ||
+        (vn->in_flight && !vn->queue_len) ||
+        vn->done_next >= VIRTIO_NUMA_HISTORY ||
+        vn->done_count > VIRTIO_NUMA_HISTORY ||
+        (vn->reports && (vn->page_shift < 12 || vn->page_shift > 30))) {
+        return -EINVAL;
+    }
+    for (i = 0; i < VIRTIO_NUMA_QUEUE_MAX; i++) {
+        if (vn->queue[i].size > VIRTIO_NUMA_CMD_MAX_SIZE) {
+            return -EINVAL;
+        }
+    }
+    for (i = 0; i < VIRTIO_NUMA_HISTORY; i++) {
+        if (vn->done[i].field >= ARRAY_SIZE(virtio_numa_field_names) ||
+            vn->done[i].status > VIRTIO_NUMA_STATUS_CANCELLED) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_virtio_numa_cmd = {
+    .name = "virtio-numa-cmd",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(id, VirtIONumaCmd),
+        VMSTATE_UINT16(type, VirtIONumaCmd),
+        VMSTATE_UINT32(size, VirtIONumaCmd),
+        VMSTATE_UINT8_ARRAY(buf, VirtIONumaCmd, VIRTIO_NUMA_CMD_MAX_SIZE),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_virtio_numa_done = {
+    .name = "virtio-numa-done",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(id, VirtIONumaDone),
+        VMSTATE_UINT16(type, VirtIONumaDone),
+        VMSTATE_UINT16(status, VirtIONumaDone),
+        VMSTATE_UINT16(field, VirtIONumaDone),
+        VMSTATE_UINT32(detail, VirtIONumaDone),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_virtio_numa_device = {
+    .name = "virtio-numa-device",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = virtio_numa_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(next_id, VirtIONuma),
+        VMSTATE_STRUCT_ARRAY(queue, VirtIONuma, VIRTIO_NUMA_QUEUE_MAX, 1,
+                             vmstate_virtio_numa_cmd, VirtIONumaCmd),
+        VMSTATE_UINT32(queue_head, VirtIONuma),
+        VMSTATE_UINT32(queue_len, VirtIONuma),
+        VMSTATE_BOOL(in_flight, VirtIONuma),
+        VMSTATE_STRUCT_ARRAY(done, VirtIONuma, VIRTIO_NUMA_HISTORY, 1,
+                             vmstate_virtio_numa_done, VirtIONumaDone),
+        VMSTATE_UINT32(done_next, VirtIONuma),
+        VMSTATE_UINT32(done_count, VirtIONuma),
+        VMSTATE_UINT32(report_interval_ms, VirtIONuma),
+        VMSTATE_UINT64(reports, VirtIONuma),
+        VMSTATE_UINT64(bogus_events, VirtIONuma),
+        VMSTATE_UINT64(report_seq, VirtIONuma),
+        VMSTATE_UINT16(page_shift, VirtIONuma),
+        VMSTATE_UINT16(guest_nr_node_ids, VirtIONuma),
+        VMSTATE_BOOL_ARRAY(report.reported, VirtIONuma, MAX_NODES),
+        VMSTATE_UINT64_2DARRAY(report.values, VirtIONuma, MAX_NODES,
+                               VIRTIO_NUMA_NR_TAGS),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_virtio_numa = {
+    .name = "virtio-numa",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_VIRTIO_DEVICE,
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const Property virtio_numa_properties[] = {
+    DEFINE_PROP_SIZE(VIRTIO_NUMA_BLOCK_SIZE_PROP, VirtIONuma, block_size,
+                     VIRTIO_NUMA_DEFAULT_BLOCK_SIZE),
+    DEFINE_PROP_BOOL(VIRTIO_NUMA_ALLOW_INJECT_PROP, VirtIONuma, allow_inject,
+                     false),
+};
+
+static void virtio_numa_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
+
+    device_class_set_props(dc, virtio_numa_properties);
+    dc->vmsd = &vmstate_virtio_numa;
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+    vdc->realize = virtio_numa_device_realize;
+    vdc->unrealize = virtio_numa_device_unrealize;
+    vdc->get_config = virtio_numa_get_config;
+    vdc->get_features = virtio_numa_get_features;
+    vdc->set_status = virtio_numa_set_status;
+    vdc->reset = virtio_numa_reset;
+    vdc->vmsd = &vmstate_virtio_numa_device;
+}
+
+static const TypeInfo virtio_numa_type_info = {
+    .name = TYPE_VIRTIO_NUMA,
+    .parent = TYPE_VIRTIO_DEVICE,
+    .instance_size = sizeof(VirtIONuma),
+    .class_init = virtio_numa_class_init,
+};
+
+static void virtio_numa_register_types(void)
+{
+    type_register_static(&virtio_numa_type_info);
+}
+
+type_init(virtio_numa_register_types)

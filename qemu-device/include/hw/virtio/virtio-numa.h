@@ -1,0 +1,89 @@
+/*
+ * Virtio NUMA device
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VIRTIO_NUMA_H
+#define HW_VIRTIO_NUMA_H
+
+#include "standard-headers/linux/virtio_numa.h"
+#include "hw/virtio/virtio.h"
+#include "system/numa.h"
+#include "qom/object.h"
+
+#define TYPE_VIRTIO_NUMA "virtio-numa"
+
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIONuma, VIRTIO_NUMA)
+
+#define VIRTIO_NUMA_BLOCK_SIZE_PROP "block-size"
+#define VIRTIO_NUMA_ALLOW_INJECT_PROP "x-allow-inject"
+
+/* Host commands waiting or in flight; QMP refuses more. */
+#define VIRTIO_NUMA_QUEUE_MAX 32
+/* Completed commands kept for query-virtio-numa. */
+#define VIRTIO_NUMA_HISTORY 32
+/* Record tags we keep, VIRTIO_NUMA_R_STATE .. VIRTIO_NUMA_R_CPUS. */
+#define VIRTIO_NUMA_NR_TAGS VIRTIO_NUMA_R_CPUS
+/* The largest event a guest may send. */
+#define VIRTIO_NUMA_EVENT_MAX_SIZE \
+    (sizeof(struct virtio_numa_event) + \
+     VIRTIO_NUMA_MAX_RECORDS * sizeof(struct virtio_numa_record))
+
+/* A host command, kept as the bytes sent to the guest. */
+typedef struct VirtIONumaCmd {
+    uint64_t id;
+    uint16_t type;
+    uint32_t size;
+    uint8_t buf[VIRTIO_NUMA_CMD_MAX_SIZE];
+} VirtIONumaCmd;
+
+/* A completed command, for query-virtio-numa. */
+typedef struct VirtIONumaDone {
+    uint64_t id;
+    uint16_t type;
+    uint16_t status;
+    uint16_t field;
+    uint32_t detail;
+} VirtIONumaDone;
+
+/* A guest report: per host node, its records by tag. */
+typedef struct VirtIONumaReport {
+    bool reported[MAX_NODES];
+    uint64_t values[MAX_NODES][VIRTIO_NUMA_NR_TAGS];
+} VirtIONumaReport;
+
+struct VirtIONuma {
+    VirtIODevice parent_obj;
+
+    VirtQueue *cmd_vq;
+    VirtQueue *event_vq;
+
+    /* Properties, checked in realize. */
+    uint64_t block_size;
+    bool allow_inject;
+
+    /*
+     * Migrated state.  queue[queue_head] is in flight when @in_flight;
+     * the guest has it and its completion may arrive on the destination.
+     */
+    uint64_t next_id;
+    VirtIONumaCmd queue[VIRTIO_NUMA_QUEUE_MAX];
+    uint32_t queue_head;
+    uint32_t queue_len;
+    bool in_flight;
+    VirtIONumaDone done[VIRTIO_NUMA_HISTORY];
+    uint32_t done_next;
+    uint32_t done_count;
+    uint32_t report_interval_ms;
+    uint64_t reports;
+    uint64_t bogus_events;
+
+    /* The last report that passed validation, replaced as a whole. */
+    uint64_t report_seq;
+    uint16_t page_shift;
+    uint16_t guest_nr_node_ids;
+    VirtIONumaReport report;
+};
+
+#endif
