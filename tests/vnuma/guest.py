@@ -149,7 +149,7 @@ class Guest:
 
     def __init__(self, topo, workdir=None, flavour='debug', qemu='vnuma',
                  append='', extra_args=(), boot_timeout=180,
-                 vnuma='id=vnuma0'):
+                 vnuma='id=vnuma0', incoming=None):
         self.topo = topo
         self.flavour = flavour
         self.kernel = kernel_path(flavour)
@@ -169,6 +169,8 @@ class Guest:
         self.boot_timeout = boot_timeout
         # Options of the virtio-numa-pci device; None: no device.
         self.vnuma = vnuma
+        # A migration destination: listens on this URI and does not boot.
+        self.incoming = incoming
         self.proc = None
         self.qmp = None
         self.ctl = None
@@ -193,6 +195,7 @@ class Guest:
                 '-chardev', f'socket,id=ctl,path={self.ctl_path},server=on,wait=off',
                 '-device', 'virtserialport,bus=vser.0,chardev=ctl,name=org.virtio-numa.ctl',
                 *(['-device', f'virtio-numa-pci,{self.vnuma}'] if self.vnuma else []),
+                *(['-incoming', self.incoming] if self.incoming else []),
                 *self.extra_args]
 
     def start(self):
@@ -205,7 +208,8 @@ class Guest:
         self.qmp = QMP(self.qmp_path)
         self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.ctl.connect(self.ctl_path)
-        self.wait_console('VNUMA-READY', self.boot_timeout)
+        if not self.incoming:
+            self.wait_console('VNUMA-READY', self.boot_timeout)
         return self
 
     def console(self):

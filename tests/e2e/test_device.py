@@ -1,0 +1,228 @@
+# SPDX-License-Identifier: GPL-2.0
+"""virtio-numa end to end: the QEMU device, the guest driver, accounting."""
+
+import base64
+import re
+import statistics
+import struct
+import time
+
+import pytest
+
+from vnuma.device import CMD, cmd_bytes, command, report, timed_reports, \
+    wait_completion
+from vnuma.guest import Node, Topology
+from vnuma.layout import node_list
+from vnuma.qmp import QMPError
+
+TOPOLOGIES = {
+    'two-nodes': Topology([Node(512, [0]), Node(512, [1])]),
+    'four-nodes-one-cpuless': Topology([Node(512, [0]), Node(256, [1]),
+                                        Node(256, []), Node(256, [2])]),
+}
+
+
+def zone_present(g):
+    """{guest node: present pages} summed over zones, from /proc/zoneinfo."""
+    out, node = {}, None
+    for line in g.read('/proc/zoneinfo').splitlines():
+        m = re.match(r'Node (\d+), zone', line)
+        if m:
+            node = int(m.group(1))
+        m = re.match(r'\s+present\s+(\d+)', line)
+        if m:
+            out[node] = out.get(node, 0) + int(m.group(1))
+    return out
+
+
+@pytest.mark.parametrize('name', TOPOLOGIES)
+def test_report_matches_guest(boot, name):
+    """Every node's accounting agrees with the guest's own sysfs/procfs."""
+    topo = TOPOLOGIES[name]
+    g = boot(topo)
+    done, info = report(g)
+    assert done['status'] == 'ok' and info['bogus-events'] == 0
+    assert info['max-nodes'] == len(topo.nodes)
+    assert info['page-size'] == 4096
+    pxm = g.pxm_to_node()
+    present = zone_present(g)
+    nodes = {n['node']: n for n in info['nodes']}
+    assert sorted(nodes) == list(range(len(topo.nodes)))
+    for host, want in enumerate(topo.nodes):
+        n, guest = nodes[host], pxm[host]
+        mi = g.node_meminfo(guest)
+        assert n['guest-node'] == guest
+        assert n['possible'] and n['online'] and n['with-memory']
+        assert n['with-cpus'] == bool(want.cpus)
+        assert n['cpus'] == len(want.cpus)
+        assert n['present-pages'] == present[guest]
+        # MemTotal is managed pages: exact.  MemFree moves while we read
+        # it (the shell that reads it allocates); allow 2 MiB.
+        assert n['managed-pages'] * 4 == mi['MemTotal']
+        assert abs(n['free-pages'] * 4 - mi['MemFree']) <= 2048, \
+            f"host node {host}: report free {n['free-pages'] * 4} kB, " \
+            f"meminfo {mi['MemFree']} kB"
+        assert n['pending-pages'] == 0 and n['transplanted-pages'] == 0
+
+
+def test_report_round_trip(boot, capsys):
+    g = boot(TOPOLOGIES['two-nodes'])
+    times = timed_reports(g, 50)
+    with capsys.disabled():
+        print(f'\nREPORT round trip, QMP command to completion event, '
+              f'{g.accel}, 50 runs: median {statistics.median(times):.2f} ms, '
+              f'min {min(times):.2f} ms, max {max(times):.2f} ms')
+    info = g.qmp.cmd('query-virtio-numa')[0]
+    assert [c['status'] for c in info['commands']][-32:] == ['ok'] * 32
+
+
+def test_periodic_reports(boot):
+    g = boot(TOPOLOGIES['two-nodes'])
+    assert command(g, 'virtio-numa-set-report-interval',
+                   interval=200)['status'] == 'ok'
+    first = g.qmp.wait_event('VIRTIO_NUMA_REPORT', 10)['data']['report-seq']
+    # Throttled to one event a second; the guest reports every 200 ms.
+    later = g.qmp.wait_event('VIRTIO_NUMA_REPORT', 10)['data']['report-seq']
+    assert later > first
+    info = g.qmp.cmd('query-virtio-numa')[0]
+    assert info['report-interval'] == 200
+    assert command(g, 'virtio-numa-set-report-interval',
+                   interval=0)['status'] == 'ok'
+    before = g.qmp.cmd('query-virtio-numa')[0]['reports']
+    time.sleep(1.5)
+    assert g.qmp.cmd('query-virtio-numa')[0]['reports'] == before
+
+
+# Malformed commands and what the guest must answer: (bytes, status, field)
+def hostile_commands():
+    node_add = struct.pack('<IIQQ', 1, 0, 0, 128 << 20)
+    relayout = struct.pack('<II', 1, 0) + struct.pack('<QQII', 0, 128 << 20, 7, 0)
+    return {
+        'short': (b'\x01\x02\x03', 0, 'invalid', 'len'),
+        'unknown-type': (cmd_bytes(11, 99), 11, 'invalid', 'type'),
+        'type-zero': (cmd_bytes(12, 0), 12, 'invalid', 'type'),
+        'len-mismatch': (cmd_bytes(13, CMD['report'], plen=8), 13, 'invalid', 'len'),
+        'len-huge': (cmd_bytes(14, CMD['report'], plen=0xffffffff), 14, 'invalid', 'len'),
+        'id-zero': (cmd_bytes(0, CMD['report']), 0, 'invalid', 'id'),
+        'flags': (cmd_bytes(15, CMD['report'], flags=0x8000), 15, 'invalid', 'flags'),
+        'interval-too-small': (cmd_bytes(16, CMD['set-report-interval'],
+                                         struct.pack('<II', 5, 0)), 16, 'invalid', 'interval_ms'),
+        'reserved-set': (cmd_bytes(17, CMD['set-report-interval'],
+                                   struct.pack('<II', 1000, 1)), 17, 'invalid', 'reserved'),
+        'truncated-payload': (cmd_bytes(18, CMD['node-add'], node_add[:12]), 18, 'invalid', 'len'),
+        'relayout-bad-node': (cmd_bytes(19, CMD['relayout'], relayout), 19, 'invalid', 'node'),
+        # No device region yet: any NODE_ADD address is outside it.
+        'node-add-outside-region': (cmd_bytes(20, CMD['node-add'], node_add), 20,
+                                    'invalid', 'addr'),
+        # Well formed, but the feature is not negotiated (yet).
+        'node-remove-unsupported': (cmd_bytes(21, CMD['node-remove'],
+                                              struct.pack('<II', 1, 0)), 21,
+                                    'unsupported', 'none'),
+    }
+
+
+def test_hostile_commands(boot):
+    """Each malformed command gets one invalid completion naming the field;
+    the guest logs it and keeps working, with no kernel warning."""
+    g = boot(TOPOLOGIES['two-nodes'], vnuma='id=vnuma0,x-allow-inject=on')
+    for name, (data, cid, status, field) in hostile_commands().items():
+        r = g.qmp.cmd('x-virtio-numa-inject', id='vnuma0',
+                      data=base64.b64encode(data).decode())
+        assert r['command-id'] == cid, name
+        done = wait_completion(g, cid)
+        assert (done['status'], done['field']) == (status, field), name
+    # Still working: a real command completes and nothing was dropped.
+    done, info = report(g)
+    assert done['status'] == 'ok' and info['bogus-events'] == 0
+    assert 'virtio_numa virtio' in g.console() and \
+        re.search(r'command 11 \(unknown, 16 bytes\): invalid type', g.console())
+
+
+def test_qmp_errors(boot):
+    g = boot(TOPOLOGIES['two-nodes'])
+    with pytest.raises(QMPError, match="'nope' is not a virtio-numa device") as e:
+        g.qmp.cmd('virtio-numa-report', id='nope')
+    assert e.value.klass == 'DeviceNotFound'
+    with pytest.raises(QMPError, match="'vser' is not a virtio-numa device"):
+        g.qmp.cmd('virtio-numa-report', id='vser')
+    for bad in (1, 99, 3600001):
+        with pytest.raises(QMPError, match="'interval' must be 0 or 100 to 3600000"):
+            g.qmp.cmd('virtio-numa-set-report-interval', id='vnuma0', interval=bad)
+    with pytest.raises(QMPError, match='x-allow-inject=on'):
+        g.qmp.cmd('x-virtio-numa-inject', id='vnuma0', data='AAAA')
+    with pytest.raises(QMPError, match="Parameter 'interval' expects uint32_t"):
+        g.qmp.cmd('virtio-numa-set-report-interval', id='vnuma0', interval=-1)
+    # Nothing was queued by any of them.
+    assert g.qmp.cmd('query-virtio-numa')[0]['commands'] == []
+
+
+def test_inject_errors(boot):
+    g = boot(TOPOLOGIES['two-nodes'], vnuma='id=vnuma0,x-allow-inject=on')
+    with pytest.raises(QMPError, match='Base64 data contains invalid characters'):
+        g.qmp.cmd('x-virtio-numa-inject', id='vnuma0', data='***')
+    with pytest.raises(QMPError, match="'data' must be 1 to 1560 bytes, not 2000"):
+        g.qmp.cmd('x-virtio-numa-inject', id='vnuma0',
+                  data=base64.b64encode(b'\0' * 2000).decode())
+
+
+def test_realize_errors(tmp_path):
+    """Device properties are checked at realize, with the property named."""
+    import subprocess
+    from vnuma.guest import FIRMWARE, qemu_path
+    base = [qemu_path(), *sum([['-L', f] for f in FIRMWARE], []), '-nodefaults',
+            '-display', 'none', '-machine', 'q35', '-accel', 'tcg', '-S']
+    numa = ['-m', '512M', '-object', 'memory-backend-ram,id=m0,size=512M',
+            '-numa', 'node,nodeid=0,memdev=m0']
+    for args, msg in (
+            (numa + ['-device', 'virtio-numa-pci,block-size=3M'],
+             "'block-size' property must be a power of two"),
+            (['-m', '512M', '-device', 'virtio-numa-pci'],
+             "needs a NUMA machine")):
+        p = subprocess.run(base + args, capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0 and msg in p.stderr, p.stderr
+
+
+def test_unbind_rebind(boot):
+    """A command queued while no driver is bound completes after rebind."""
+    g = boot(TOPOLOGIES['two-nodes'])
+    dev = g.sh('ls /sys/bus/virtio/drivers/virtio_numa/ | grep virtio').strip()
+    g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/unbind')
+    info = g.qmp.cmd('query-virtio-numa')[0]
+    assert not info['driver-ready']
+    cid = g.qmp.cmd('virtio-numa-report', id='vnuma0')['command-id']
+    assert g.qmp.cmd('query-virtio-numa')[0]['commands'][-1]['state'] == 'queued'
+    g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/bind')
+    assert wait_completion(g, cid)['status'] == 'ok'
+    for _ in range(3):
+        g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/unbind')
+        g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/bind')
+    done, info = report(g)
+    assert done['status'] == 'ok' and info['driver-ready']
+
+
+def test_migration(boot, tmp_path):
+    """An idle device migrates with its report and history; during the
+    migration new commands are refused as busy."""
+    topo = TOPOLOGIES['two-nodes']
+    src = boot(topo)
+    done, before = report(src)
+    uri = f'unix:{tmp_path}/migrate.sock'
+    dst = boot(topo, incoming=uri)
+    # Slow enough to catch it running, fast enough for the test.
+    src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': 64 << 20})
+    src.qmp.cmd('migrate', uri=uri)
+    with pytest.raises(QMPError, match='busy: a migration is running'):
+        src.qmp.cmd('virtio-numa-report', id='vnuma0')
+    src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': 8 << 30})
+    deadline = time.monotonic() + 120
+    while src.qmp.cmd('query-migrate').get('status') != 'completed':
+        assert time.monotonic() < deadline, src.qmp.cmd('query-migrate')
+        time.sleep(0.2)
+    dst.wait_console('', 1)
+    after = dst.qmp.cmd('query-virtio-numa')[0]
+    for k in ('nodes', 'report-seq', 'reports', 'commands', 'guest-nr-node-ids'):
+        assert after[k] == before[k], k
+    # The migrated guest keeps answering on the destination.
+    dst.qmp.cmd('cont')
+    done = command(dst, 'virtio-numa-report')
+    assert done['status'] == 'ok' and done['command-id'] == before['commands'][-1]['command-id'] + 1

@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Helpers for the virtio-numa device: commands, raw wire bytes, reports."""
+
+import struct
+import time
+
+# Wire constants, from include/uapi/linux/virtio_numa.h.
+CMD = {'report': 1, 'set-report-interval': 2, 'node-add': 3,
+       'node-remove': 4, 'relayout': 5, 'cpu-assign': 6, 'distance-set': 7}
+
+
+def cmd_bytes(cid, ctype, payload=b'', flags=0, plen=None):
+    """A command header + payload; plen overrides the header's len field."""
+    return struct.pack('<QHHI', cid, ctype, flags,
+                       len(payload) if plen is None else plen) + payload
+
+
+def command(g, name, dev='vnuma0', timeout=30, **args):
+    """Queue a command over QMP and return its completion event's data."""
+    cid = g.qmp.cmd(name, id=dev, **args)['command-id']
+    return wait_completion(g, cid, timeout)
+
+
+def wait_completion(g, cid, timeout=30):
+    ev = g.qmp.wait_event('VIRTIO_NUMA_COMPLETION', timeout,
+                          match=lambda e: e['data']['command-id'] == cid)
+    return ev['data']
+
+
+def report(g, dev='vnuma0'):
+    """Ask for a report; return (completion, query-virtio-numa entry)."""
+    done = command(g, 'virtio-numa-report', dev)
+    info = next(i for i in g.qmp.cmd('query-virtio-numa') if i['id'] == dev)
+    return done, info
+
+
+def timed_reports(g, n, dev='vnuma0'):
+    """Round-trip times in ms of n REPORT commands, QMP to completion."""
+    out = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        command(g, 'virtio-numa-report', dev)
+        out.append((time.monotonic() - t0) * 1000)
+    return out
