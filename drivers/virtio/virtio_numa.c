@@ -184,12 +184,8 @@ static void vnuma_send_event(struct virtio_numa *vn, u16 type, u64 id,
 	int nid;
 
 	ev = kzalloc(size, GFP_KERNEL);
-	if (!ev) {
-		dev_err_ratelimited(&vn->vdev->dev,
-				    "no memory for the event of command %llu\n",
-				    id);
+	if (!ev)
 		return;
-	}
 	vnuma_event_init(ev, type, id, v, detail, ++vn->seq, nr_node_ids);
 	for_each_node(nid)
 		vnuma_add_node_records(ev, nid);

@@ -74,10 +74,15 @@ static size_t mk_relayout(struct wire *w, u32 nr)
 	return len;
 }
 
-#define EXPECT_VERDICT(test, v, st, fld) do {				\
-	KUNIT_EXPECT_EQ(test, (v).status, (u16)VIRTIO_NUMA_S_##st);	\
-	KUNIT_EXPECT_EQ(test, (v).field, (u16)VIRTIO_NUMA_FIELD_##fld);	\
-} while (0)
+static void expect_verdict(struct kunit *test, struct vnuma_verdict v,
+			   u16 status, u16 field)
+{
+	KUNIT_EXPECT_EQ(test, v.status, status);
+	KUNIT_EXPECT_EQ(test, v.field, field);
+}
+
+#define EXPECT_VERDICT(test, v, st, fld) \
+	expect_verdict(test, v, VIRTIO_NUMA_S_##st, VIRTIO_NUMA_FIELD_##fld)
 
 static void parse_report(struct kunit *test)
 {
@@ -376,6 +381,7 @@ static struct kunit_suite virtio_numa_proto_suite = {
 	.init = ctx_init,
 	.test_cases = virtio_numa_proto_cases,
 };
+
 kunit_test_suite(virtio_numa_proto_suite);
 
 MODULE_DESCRIPTION("KUnit tests of the virtio-numa wire format");

@@ -10,6 +10,7 @@
 #ifndef _LINUX_VIRTIO_NUMA_H
 #define _LINUX_VIRTIO_NUMA_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 #include <linux/virtio_types.h>
 
@@ -84,7 +85,7 @@ struct virtio_numa_range {
 };
 
 /* RELAYOUT flags */
-#define VIRTIO_NUMA_RELAYOUT_F_MIGRATE		(1 << 0)	/* migrate allocated pages now */
+#define VIRTIO_NUMA_RELAYOUT_F_MIGRATE		_BITUL(0)	/* migrate allocated pages now */
 
 struct virtio_numa_cmd_relayout {
 	__le32 nr_ranges;
@@ -149,11 +150,11 @@ struct virtio_numa_cmd_distance_set {
 #define VIRTIO_NUMA_R_CPUS			8	/* online CPUs of the node */
 
 /* VIRTIO_NUMA_R_STATE bits */
-#define VIRTIO_NUMA_NODE_POSSIBLE		(1 << 0)
-#define VIRTIO_NUMA_NODE_ONLINE			(1 << 1)
-#define VIRTIO_NUMA_NODE_HAS_MEMORY		(1 << 2)
-#define VIRTIO_NUMA_NODE_HAS_CPU		(1 << 3)
-#define VIRTIO_NUMA_NODE_ADDED			(1 << 4)	/* by NODE_ADD */
+#define VIRTIO_NUMA_NODE_POSSIBLE		_BITUL(0)
+#define VIRTIO_NUMA_NODE_ONLINE			_BITUL(1)
+#define VIRTIO_NUMA_NODE_HAS_MEMORY		_BITUL(2)
+#define VIRTIO_NUMA_NODE_HAS_CPU		_BITUL(3)
+#define VIRTIO_NUMA_NODE_ADDED			_BITUL(4)	/* by NODE_ADD */
 
 struct virtio_numa_record {
 	__le16 tag;		/* VIRTIO_NUMA_R_*; unknown tags are skipped */

@@ -570,10 +570,10 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
     for (i = 0; i < vn->queue_len; i++) {
         const VirtIONumaCmd *c =
             &vn->queue[(vn->queue_head + i) % VIRTIO_NUMA_QUEUE_MAX];
+        VirtioNumaCommandState st = !i && vn->in_flight ?
+            VIRTIO_NUMA_COMMAND_STATE_SENT : VIRTIO_NUMA_COMMAND_STATE_QUEUED;
 
-        QAPI_LIST_APPEND(ctail, virtio_numa_cmd_info(c->id, c->type,
-                         !i && vn->in_flight ? VIRTIO_NUMA_COMMAND_STATE_SENT
-                                             : VIRTIO_NUMA_COMMAND_STATE_QUEUED));
+        QAPI_LIST_APPEND(ctail, virtio_numa_cmd_info(c->id, c->type, st));
     }
     return info;
 }
