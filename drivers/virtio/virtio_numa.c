@@ -28,6 +28,8 @@
 #include <linux/topology.h>
 #include <linux/scatterlist.h>
 #include <linux/wait.h>
+#include <linux/debugfs.h>
+#include <linux/hex.h>
 #include <linux/acpi.h>
 #include <acpi/acpi_numa.h>
 
@@ -66,7 +68,17 @@ struct virtio_numa {
 	spinlock_t lock;
 	bool removing;
 	wait_queue_head_t event_wait;
+
+	struct dentry *debugfs;
 };
+
+/*
+ * Tests of the device's validation need a hostile driver: with this set,
+ * debugfs virtio_numa/<device>/inject_event sends raw events (hex).
+ */
+static bool allow_inject;
+module_param(allow_inject, bool, 0444);
+MODULE_PARM_DESC(allow_inject, "Allow raw events through debugfs (testing only)");
 
 /* The host's id for a guest node: its ACPI proximity domain if it has one. */
 static u32 vnuma_host_node(int nid)
@@ -305,6 +317,60 @@ static void vnuma_cmd_ready(struct virtqueue *vq)
 	spin_unlock_irqrestore(&vn->lock, flags);
 }
 
+static ssize_t vnuma_inject_write(struct file *file, const char __user *ubuf,
+				  size_t count, loff_t *ppos)
+{
+	struct virtio_numa *vn = file->private_data;
+	char *buf, *hex;
+	size_t size;
+	void *ev;
+	int err;
+
+	if (count > 2 * vnuma_event_size(VIRTIO_NUMA_MAX_RECORDS) + 1)
+		return -E2BIG;
+	buf = memdup_user_nul(ubuf, count);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	hex = strim(buf);
+	size = strlen(hex) / 2;
+	ev = kmalloc(size ?: 1, GFP_KERNEL);
+	if (!ev)
+		err = -ENOMEM;
+	else if (!size || strlen(hex) % 2)
+		err = -EINVAL;
+	else
+		err = hex2bin(ev, hex, size);
+	kfree(buf);
+	if (err) {
+		kfree(ev);
+		return err;
+	}
+	/* Takes @ev, also on error. */
+	err = vnuma_queue_event(vn, ev, size);
+	return err ?: count;
+}
+
+static const struct file_operations vnuma_inject_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = vnuma_inject_write,
+	.llseek = noop_llseek,
+};
+
+static void vnuma_debugfs_init(struct virtio_numa *vn)
+{
+	struct dentry *root = debugfs_lookup("virtio_numa", NULL);
+
+	if (!allow_inject)
+		return;
+	if (!root)
+		root = debugfs_create_dir("virtio_numa", NULL);
+	vn->debugfs = debugfs_create_dir(dev_name(&vn->vdev->dev), root);
+	debugfs_create_file("inject_event", 0200, vn->debugfs, vn,
+			    &vnuma_inject_fops);
+	dput(root);
+}
+
 /* Config space is read once; a device with nonsense there is refused. */
 static int vnuma_read_config(struct virtio_numa *vn)
 {
@@ -402,6 +468,8 @@ static void vnuma_shutdown(struct virtio_numa *vn)
 	vn->removing = true;
 	spin_unlock_irqrestore(&vn->lock, flags);
 	wake_up_all(&vn->event_wait);
+	/* After @removing: a write waiting for room has given up. */
+	debugfs_remove(vn->debugfs);
 	cancel_delayed_work_sync(&vn->report_work);
 	cancel_work_sync(&vn->cmd_work);
 
@@ -454,6 +522,7 @@ static int virtio_numa_probe(struct virtio_device *vdev)
 		goto out_wq;
 	}
 
+	vnuma_debugfs_init(vn);
 	/* The device learns our node ids and accounting at once. */
 	queue_delayed_work(vn->wq, &vn->report_work, 0);
 	dev_info(&vdev->dev,

@@ -226,3 +226,88 @@ def test_migration(boot, tmp_path):
     dst.qmp.cmd('cont')
     done = command(dst, 'virtio-numa-report')
     assert done['status'] == 'ok' and done['command-id'] == before['commands'][-1]['command-id'] + 1
+
+
+def bogus_events():
+    from vnuma.device import R, event_bytes, node_records
+    good = node_records(0) + node_records(1)
+    return {
+        'too-short': event_bytes([])[:16],
+        'length-mismatch': event_bytes(good, nr_records=3),
+        'unknown-type': event_bytes(good, etype=7),
+        'completion-not-in-flight': event_bytes(good, etype=1, cid=999),
+        'report-with-id': event_bytes(good, cid=5),
+        'report-with-status': event_bytes(good, status=1),
+        'unknown-status': event_bytes(good, etype=1, status=9),
+        'page-shift': event_bytes(good, page_shift=2),
+        'nr-node-ids-zero': event_bytes(good, nr_node_ids=0),
+        'node-out-of-range': event_bytes(good + [(R['free'], 2, 1)]),
+        'duplicate-record': event_bytes(good + [(R['free'], 1, 1)]),
+        'free-above-managed': event_bytes(node_records(0, free=950) + node_records(1)),
+        'managed-above-present': event_bytes(node_records(0, managed=1001) + node_records(1)),
+        'more-pages-than-ram': event_bytes(node_records(0, present=1 << 40) + node_records(1)),
+        'guest-node-out-of-range': event_bytes([(R['guest-node'], 0, 7)] + node_records(1)),
+        'unknown-state-bits': event_bytes([(R['state'], 0, 1 << 20)]),
+        'too-many-cpus': event_bytes(node_records(0, cpus=99) + node_records(1)),
+    }
+
+
+def test_bogus_guest_events(boot):
+    """The device drops and counts every event that fails validation and
+    never shows it to management; a consistent one is accepted."""
+    from vnuma.device import R, event_bytes, guest_inject_event, node_records
+    g = boot(TOPOLOGIES['two-nodes'], append='virtio_numa.allow_inject=1')
+    _, before = report(g)
+    g.qmp.events.clear()
+    for n, (name, data) in enumerate(bogus_events().items(), 1):
+        rc, out = guest_inject_event(g, data)
+        assert rc == 0, out
+        info = g.qmp.cmd('query-virtio-numa')[0]
+        assert info['bogus-events'] == n, name
+        assert info['reports'] == before['reports'], name
+        assert info['nodes'] == before['nodes'], name
+    assert not [e for e in g.qmp.events if e['event'].startswith('VIRTIO_NUMA')]
+    # Forged but consistent, with a tag from the future: accepted.
+    rc, out = guest_inject_event(g, event_bytes(
+        node_records(0) + node_records(1) + [(200, 0, 1)], seq=4242))
+    assert rc == 0, out
+    ev = g.qmp.wait_event('VIRTIO_NUMA_REPORT', 10)
+    assert ev['data']['report-seq'] == 4242
+    info = g.qmp.cmd('query-virtio-numa')[0]
+    assert info['bogus-events'] == len(bogus_events())
+    assert info['nodes'][1]['managed-pages'] == 900
+    # The guest's own next report replaces the forged one.
+    _, after = report(g)
+    assert after['nodes'][0]['managed-pages'] == before['nodes'][0]['managed-pages']
+    # Bad input to the debugfs file itself is refused.
+    dev = g.sh('ls /sys/kernel/debug/virtio_numa/').split()[0]
+    for bad in ('xyz', 'abc', ''):
+        rc, _ = g.run(f"echo '{bad}' > /sys/kernel/debug/virtio_numa/{dev}/inject_event")
+        assert rc != 0, bad
+
+
+def test_inject_needs_module_parameter(boot):
+    g = boot(TOPOLOGIES['two-nodes'])
+    rc, _ = g.run('ls /sys/kernel/debug/virtio_numa')
+    assert rc != 0
+
+
+def test_queue_limit_and_order(boot):
+    """Commands queue while no driver runs; the 33rd is refused; all
+    complete in the order queued once the driver is back."""
+    g = boot(TOPOLOGIES['two-nodes'])
+    dev = g.sh('ls /sys/bus/virtio/drivers/virtio_numa/ | grep virtio').strip()
+    g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/unbind')
+    ids = [g.qmp.cmd('virtio-numa-report', id='vnuma0')['command-id']
+           for _ in range(32)]
+    with pytest.raises(QMPError, match="has 32 commands queued already"):
+        g.qmp.cmd('virtio-numa-report', id='vnuma0')
+    states = [c['state'] for c in g.qmp.cmd('query-virtio-numa')[0]['commands']]
+    assert states == ['queued'] * 32
+    g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/bind')
+    for i in ids:
+        assert wait_completion(g, i)['status'] == 'ok'
+    # The history lists commands in the order they completed.
+    hist = g.qmp.cmd('query-virtio-numa')[0]['commands']
+    assert [c['command-id'] for c in hist] == ids
+    assert all(c['state'] == 'done' for c in hist)

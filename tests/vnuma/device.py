@@ -42,3 +42,31 @@ def timed_reports(g, n, dev='vnuma0'):
         command(g, 'virtio-numa-report', dev)
         out.append((time.monotonic() - t0) * 1000)
     return out
+
+
+EVENT_COMPLETION, EVENT_REPORT = 1, 2
+R = {'state': 1, 'guest-node': 2, 'present': 3, 'managed': 4, 'free': 5,
+     'pending': 6, 'transplanted': 7, 'cpus': 8}
+
+
+def event_bytes(records, etype=EVENT_REPORT, cid=0, status=0, field=0,
+                page_shift=12, detail=0, nr_node_ids=2, seq=1000,
+                nr_records=None):
+    """A driver event as the wire carries it; records: (tag, node, value)."""
+    head = struct.pack('<QHHHHIHHQ', cid, etype, status, field, page_shift,
+                       detail, nr_node_ids,
+                       len(records) if nr_records is None else nr_records, seq)
+    return head + b''.join(struct.pack('<HHIQ', t, 0, n, v) for t, n, v in records)
+
+
+def node_records(node, present=1000, managed=900, free=800, cpus=1):
+    return [(R['state'], node, 0xf), (R['guest-node'], node, node),
+            (R['present'], node, present), (R['managed'], node, managed),
+            (R['free'], node, free), (R['pending'], node, 0),
+            (R['transplanted'], node, 0), (R['cpus'], node, cpus)]
+
+
+def guest_inject_event(g, data, dev=None):
+    """Send raw event bytes from the guest driver (needs allow_inject)."""
+    dev = dev or g.sh('ls /sys/kernel/debug/virtio_numa/').split()[0]
+    return g.run(f'echo {data.hex()} > /sys/kernel/debug/virtio_numa/{dev}/inject_event')
