@@ -311,3 +311,19 @@ def test_queue_limit_and_order(boot):
     hist = g.qmp.cmd('query-virtio-numa')[0]['commands']
     assert [c['command-id'] for c in hist] == ids
     assert all(c['state'] == 'done' for c in hist)
+
+
+def test_module_unload_reload(boot):
+    """rmmod unbinds and frees everything; a command queued meanwhile
+    completes once the module is back; repeated, nothing is left over."""
+    g = boot(TOPOLOGIES['two-nodes'])
+    assert 'virtio_numa' in g.read('/proc/modules')
+    for _ in range(3):
+        g.sh('rmmod virtio_numa')
+        assert 'virtio_numa' not in g.read('/proc/modules')
+        assert not g.qmp.cmd('query-virtio-numa')[0]['driver-ready']
+        cid = g.qmp.cmd('virtio-numa-report', id='vnuma0')['command-id']
+        g.sh('modprobe virtio_numa')
+        assert wait_completion(g, cid)['status'] == 'ok'
+    done, info = report(g)
+    assert done['status'] == 'ok' and info['bogus-events'] == 0

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
-"""KUnit suites built into the test kernel run at boot; read their TAP."""
+"""KUnit suites of the test kernel: built in, they run at boot; as modules,
+when loaded.  Either way their TAP goes to the console, read here."""
 
 import re
 
@@ -11,6 +12,7 @@ SUITES = {'virtio_numa_proto': 9}
 
 def test_kunit_suites(boot):
     g = boot(Topology([Node(256, [0])]))
+    g.sh('modprobe virtio_numa_test')
     log = g.console()
     failed = re.findall(r'^\[[ \d.]+\]\s+not ok \d+ (\S+)', log, re.M)
     assert not failed, f'KUnit cases failed: {failed}'
