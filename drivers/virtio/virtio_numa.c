@@ -453,7 +453,6 @@ static int vnuma_post_cmd_bufs(struct virtio_numa *vn)
 		if (err)
 			return err;
 	}
-	virtqueue_kick(vn->cmd_vq);
 	return 0;
 }
 
@@ -470,8 +469,13 @@ static void vnuma_shutdown(struct virtio_numa *vn)
 	wake_up_all(&vn->event_wait);
 	/* After @removing: a write waiting for room has given up. */
 	debugfs_remove(vn->debugfs);
-	cancel_delayed_work_sync(&vn->report_work);
+	/*
+	 * Commands first: SET_REPORT_INTERVAL re-arms the report work, which
+	 * does not re-arm itself once @removing is set.  A timer still armed
+	 * after this would outlive destroy_workqueue().
+	 */
 	cancel_work_sync(&vn->cmd_work);
+	cancel_delayed_work_sync(&vn->report_work);
 
 	/* No interrupts after the reset: the queues are ours alone. */
 	virtio_reset_device(vdev);
@@ -515,12 +519,17 @@ static int virtio_numa_probe(struct virtio_device *vdev)
 	if (err)
 		goto out_wq;
 
-	virtio_device_ready(vdev);
+	/*
+	 * Post the command buffers before DRIVER_OK: the device sends nothing
+	 * before it, so probe and the command work never touch cmdq at once.
+	 */
 	err = vnuma_post_cmd_bufs(vn);
 	if (err) {
 		vnuma_shutdown(vn);
 		goto out_wq;
 	}
+	virtio_device_ready(vdev);
+	virtqueue_kick(vn->cmd_vq);
 
 	vnuma_debugfs_init(vn);
 	/* The device learns our node ids and accounting at once. */

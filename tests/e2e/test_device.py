@@ -319,6 +319,9 @@ def test_module_unload_reload(boot):
     g = boot(TOPOLOGIES['two-nodes'])
     assert 'virtio_numa' in g.read('/proc/modules')
     for _ in range(3):
+        # Periodic reports armed: removal must not leave a timer behind.
+        assert command(g, 'virtio-numa-set-report-interval',
+                       interval=100)['status'] == 'ok'
         g.sh('rmmod virtio_numa')
         assert 'virtio_numa' not in g.read('/proc/modules')
         assert not g.qmp.cmd('query-virtio-numa')[0]['driver-ready']
