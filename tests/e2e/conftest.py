@@ -14,7 +14,8 @@ def pytest_report_header(config):
                                  vg.initramfs_path())
     return [f"kernel: Linux {v.get('LINUX_VERSION', '?')} "
             f"(Debian {v.get('LINUX_DEBIAN_VERSION', '?')}), "
-            f"patches {v.get('LINUX_SERIES_debug', '?')}",
+            f"flavour {vg.FLAVOUR}, "
+            f"patches {v.get('LINUX_SERIES_' + vg.FLAVOUR, '?')}",
             f"qemu: {v.get('QEMU_VERSION', '?')} "
             f"(Debian {v.get('QEMU_DEBIAN_VERSION', '?')}), "
             f"patches {v.get('QEMU_SERIES_vnuma', '?')}",

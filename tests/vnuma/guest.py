@@ -22,15 +22,19 @@ from .qmp import QMP
 CACHE = os.environ.get('VNUMA_CACHE',
                        os.path.expanduser('~/.cache/virtio-numa'))
 BUILD = os.path.join(CACHE, 'build')
+# Kernel flavour the tests boot (tests/kernel/FLAVOUR.config).
+FLAVOUR = os.environ.get('VNUMA_FLAVOUR', 'debug')
 FIRMWARE = ['/usr/share/seabios', '/usr/share/qemu']
 END = re.compile(rb'\n@@VNUMA-END (\d+) (\d+)\n')
 
 
-def kernel_path(flavour='debug'):
+def kernel_path(flavour=None):
+    flavour = flavour or FLAVOUR
     return os.path.join(BUILD, f'linux-{flavour}', 'arch/x86/boot/bzImage')
 
 
-def initramfs_path(flavour='debug'):
+def initramfs_path(flavour=None):
+    flavour = flavour or FLAVOUR
     return os.path.join(BUILD, f'initramfs-{flavour}', 'initramfs.cpio.gz')
 
 
@@ -147,13 +151,13 @@ class GuestError(Exception):
 class Guest:
     """One QEMU running our kernel.  Use as a context manager."""
 
-    def __init__(self, topo, workdir=None, flavour='debug', qemu='vnuma',
+    def __init__(self, topo, workdir=None, flavour=None, qemu='vnuma',
                  append='', extra_args=(), boot_timeout=180,
                  vnuma='id=vnuma0', incoming=None):
         self.topo = topo
-        self.flavour = flavour
-        self.kernel = kernel_path(flavour)
-        self.initrd = initramfs_path(flavour)
+        self.flavour = flavour or FLAVOUR
+        self.kernel = kernel_path(self.flavour)
+        self.initrd = initramfs_path(self.flavour)
         self.qemu_bin = qemu_path(qemu)
         for p in (self.kernel, self.initrd, self.qemu_bin):
             if not os.path.exists(p):
