@@ -151,6 +151,19 @@ static void vnuma_event_done(struct virtqueue *vq)
 	wake_up(&vn->event_wait);
 }
 
+/* Whether an event could be queued now (or never will be).  Takes @lock. */
+static bool vnuma_event_room(struct virtio_numa *vn)
+{
+	unsigned long flags;
+	bool room;
+
+	spin_lock_irqsave(&vn->lock, flags);
+	vnuma_reclaim_events(vn);
+	room = vn->removing || vn->event_vq->num_free;
+	spin_unlock_irqrestore(&vn->lock, flags);
+	return room;
+}
+
 /*
  * Queue one event.  A device that stops reading events only stalls its own
  * commands: we wait for room until it returns buffers or goes away.
@@ -178,9 +191,7 @@ static int vnuma_queue_event(struct virtio_numa *vn,
 		spin_unlock_irqrestore(&vn->lock, flags);
 		if (err != -ENOSPC)
 			break;
-		wait_event_timeout(vn->event_wait,
-				   READ_ONCE(vn->removing) ||
-				   vn->event_vq->num_free, HZ);
+		wait_event(vn->event_wait, vnuma_event_room(vn));
 	}
 	if (err)
 		kfree(ev);
