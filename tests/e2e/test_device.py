@@ -168,9 +168,8 @@ def test_inject_errors(boot):
 def test_realize_errors(tmp_path):
     """Device properties are checked at realize, with the property named."""
     import subprocess
-    from vnuma.guest import FIRMWARE, qemu_path
-    base = [qemu_path(), *sum([['-L', f] for f in FIRMWARE], []), '-nodefaults',
-            '-display', 'none', '-machine', 'q35', '-accel', 'tcg', '-S']
+    from vnuma.guest import base_args, qemu_path
+    base = [*base_args(qemu_path()), '-accel', 'tcg', '-S']
     numa = ['-m', '512M', '-object', 'memory-backend-ram,id=m0,size=512M',
             '-numa', 'node,nodeid=0,memdev=m0']
     for args, msg in (

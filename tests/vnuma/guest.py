@@ -42,6 +42,12 @@ def qemu_path(variant='vnuma'):
     return os.path.join(BUILD, f'qemu-{variant}', 'qemu-system-x86_64')
 
 
+def base_args(qemu):
+    """The QEMU command line every guest and probe starts from."""
+    return [qemu, *sum([['-L', f] for f in FIRMWARE], []), '-nodefaults',
+            '-no-user-config', '-display', 'none', '-machine', 'q35']
+
+
 def versions():
     """The exact versions built, as scripts/ recorded them."""
     out = {}
@@ -123,8 +129,7 @@ def choose_accel(qemu, kernel, initrd):
     with tempfile.TemporaryDirectory() as d:
         log = os.path.join(d, 'serial')
         p = subprocess.Popen(
-            [qemu, *sum([['-L', f] for f in FIRMWARE], []), '-nodefaults',
-             '-display', 'none', '-machine', 'q35', '-accel', 'kvm',
+            [*base_args(qemu), '-accel', 'kvm',
              '-m', '256M', '-kernel', kernel, '-initrd', initrd,
              '-append', 'console=ttyS0 panic=-1', '-no-reboot',
              '-serial', f'file:{log}'],
@@ -188,9 +193,7 @@ class Guest:
                 ['-accel', 'tcg,thread=multi']
         append = ('console=ttyS0 panic=-1 printk.devkmsg=on '
                   'memhp_default_state=online_movable ' + self.append)
-        return [self.qemu_bin, *sum([['-L', f] for f in FIRMWARE], []),
-                '-nodefaults', '-no-user-config', '-display', 'none',
-                '-machine', 'q35', *accel, *self.topo.qemu_args(),
+        return [*base_args(self.qemu_bin), *accel, *self.topo.qemu_args(),
                 '-kernel', self.kernel, '-initrd', self.initrd,
                 '-append', append.strip(), '-no-reboot',
                 '-serial', f'file:{self.serial_log}',

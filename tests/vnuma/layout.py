@@ -3,7 +3,7 @@
 
 
 def node_list(s):
-    """'0-2,5' -> [0, 1, 2, 5]"""
+    """A kernel-style id list (nodes, CPUs): '0-2,5' -> [0, 1, 2, 5]"""
     out = []
     for part in filter(None, s.strip().split(',')):
         lo, _, hi = part.partition('-')

@@ -386,18 +386,37 @@ static VirtIONuma *virtio_numa_find_for_cmd(const char *id, Error **errp)
     return vn;
 }
 
+/* The free slot at the tail of the queue, cleared.  The queue has room. */
+static VirtIONumaCmd *virtio_numa_tail(VirtIONuma *vn)
+{
+    VirtIONumaCmd *cmd = &vn->queue[(vn->queue_head + vn->queue_len) %
+                                    VIRTIO_NUMA_QUEUE_MAX];
+
+    memset(cmd, 0, sizeof(*cmd));
+    return cmd;
+}
+
+/* Queue the filled tail slot, send it if we can, and return its id. */
+static VirtioNumaCommandId *virtio_numa_push(VirtIONuma *vn,
+                                             const VirtIONumaCmd *cmd)
+{
+    VirtioNumaCommandId *ret = g_new0(VirtioNumaCommandId, 1);
+
+    ret->command_id = cmd->id;
+    vn->queue_len++;
+    virtio_numa_send_next(vn);
+    return ret;
+}
+
 /* Queue a command of @len payload bytes; returns its id. */
 static VirtioNumaCommandId *virtio_numa_queue(VirtIONuma *vn, uint16_t type,
                                               const void *payload,
                                               uint32_t len)
 {
-    VirtIONumaCmd *cmd = &vn->queue[(vn->queue_head + vn->queue_len) %
-                                    VIRTIO_NUMA_QUEUE_MAX];
+    VirtIONumaCmd *cmd = virtio_numa_tail(vn);
     struct virtio_numa_cmd_hdr *hdr = (void *)cmd->buf;
-    VirtioNumaCommandId *ret = g_new0(VirtioNumaCommandId, 1);
 
     assert(sizeof(*hdr) + len <= sizeof(cmd->buf));
-    memset(cmd, 0, sizeof(*cmd));
     cmd->id = ++vn->next_id;
     cmd->type = type;
     cmd->size = sizeof(*hdr) + len;
@@ -405,10 +424,7 @@ static VirtioNumaCommandId *virtio_numa_queue(VirtIONuma *vn, uint16_t type,
     hdr->type = cpu_to_le16(type);
     hdr->len = cpu_to_le32(len);
     memcpy(hdr + 1, payload, len);
-    vn->queue_len++;
-    ret->command_id = cmd->id;
-    virtio_numa_send_next(vn);
-    return ret;
+    return virtio_numa_push(vn, cmd);
 }
 
 VirtioNumaCommandId *qmp_virtio_numa_report(const char *id, Error **errp)
@@ -448,7 +464,6 @@ VirtioNumaCommandId *qmp_x_virtio_numa_inject(const char *id,
                                               Error **errp)
 {
     g_autofree uint8_t *bytes = NULL;
-    VirtioNumaCommandId *ret;
     VirtIONumaCmd *cmd;
     VirtIONuma *vn;
     size_t len;
@@ -471,8 +486,7 @@ VirtioNumaCommandId *qmp_x_virtio_numa_inject(const char *id,
                    (size_t)VIRTIO_NUMA_CMD_MAX_SIZE, len);
         return NULL;
     }
-    cmd = &vn->queue[(vn->queue_head + vn->queue_len) % VIRTIO_NUMA_QUEUE_MAX];
-    memset(cmd, 0, sizeof(*cmd));
+    cmd = virtio_numa_tail(vn);
     memcpy(cmd->buf, bytes, len);
     cmd->size = len;
     /* The guest answers to the id in the bytes, if there is a whole one. */
@@ -482,11 +496,7 @@ VirtioNumaCommandId *qmp_x_virtio_numa_inject(const char *id,
         cmd->id = le64_to_cpu(hdr->id);
         cmd->type = le16_to_cpu(hdr->type);
     }
-    vn->queue_len++;
-    ret = g_new0(VirtioNumaCommandId, 1);
-    ret->command_id = cmd->id;
-    virtio_numa_send_next(vn);
-    return ret;
+    return virtio_numa_push(vn, cmd);
 }
 
 static VirtioNumaCommandInfo *virtio_numa_cmd_info(uint64_t id, uint16_t type,
