@@ -259,12 +259,14 @@ static void dnuma_move_present(struct zone *from, struct zone *to,
 /*
  * Take the pages of @from in one section into @to: free pages move now,
  * reserved pages change node in place, the rest are counted as pending.
+ * A section's present pages go with its layout, not with its pages: they
+ * are counted here only for a section no relayout assigned before.
  * The map is not published yet, so no freed page changes zone under us;
  * a page freed into @from after its block was moved was counted here and
  * is a stray the sweep picks up.  mem_hotplug_lock held for writing.
  */
 static void dnuma_take_section(struct zone *from, struct zone *to,
-			       unsigned long start_pfn)
+			       unsigned long start_pfn, bool count_present)
 {
 	const unsigned long end_pfn = start_pfn + PAGES_PER_SECTION;
 	unsigned long pfn, moved, present = 0, pending = 0;
@@ -283,7 +285,8 @@ static void dnuma_take_section(struct zone *from, struct zone *to,
 			pending++;
 	}
 	present += moved;
-	dnuma_move_present(from, to, start_pfn, present);
+	if (count_present)
+		dnuma_move_present(from, to, start_pfn, present);
 	atomic_long_add(moved, &dnuma_moved);
 	atomic_long_add(moved, &dnuma_transplanted[zone_to_nid(to)]);
 	atomic_long_add(pending, &dnuma_pending[zone_to_nid(from)]);
@@ -355,11 +358,16 @@ static int dnuma_withdraw(const struct memlayout_range *r, unsigned int nr)
 	synchronize_rcu();
 	for (i = 0; i < nr; i++)
 		dnuma_uncount(old, &r[i]);
-	memlayout_free(old);
+	/* No reader has @old any more; the caller frees it. */
 	return 0;
 }
 
-static void dnuma_take_range(const struct memlayout_range *r, nodemask_t *nodes)
+/*
+ * @prev is the map before this commit: sections it assigned have their
+ * present pages in that node's zone, whatever zone their pages are in.
+ */
+static void dnuma_take_range(const struct memlayout_range *r,
+			     const struct memlayout *prev, nodemask_t *nodes)
 {
 	const unsigned long end = r->start_pfn + r->nr_pages;
 	enum zone_type zidx = dnuma_zone_idx(r->start_pfn);
@@ -373,6 +381,15 @@ static void dnuma_take_range(const struct memlayout_range *r, nodemask_t *nodes)
 	grow_zone_range(to, r->start_pfn, r->nr_pages);
 	node_set(r->nid, *nodes);
 
+	for (pfn = r->start_pfn; pfn < end; pfn += PAGES_PER_SECTION) {
+		nid = memlayout_nid(prev, pfn);
+		if (nid == NUMA_NO_NODE || nid == r->nid)
+			continue;
+		dnuma_move_present(dnuma_zone(nid, zidx), to, pfn,
+				   PAGES_PER_SECTION);
+		node_set(nid, *nodes);
+	}
+
 	for_each_online_node(nid) {
 		struct zone *from = dnuma_zone(nid, zidx);
 
@@ -383,7 +400,9 @@ static void dnuma_take_range(const struct memlayout_range *r, nodemask_t *nodes)
 		clear_zone_contiguous(from);
 		node_set(nid, *nodes);
 		for (pfn = r->start_pfn; pfn < end; pfn += PAGES_PER_SECTION) {
-			dnuma_take_section(from, to, pfn);
+			dnuma_take_section(from, to, pfn,
+					   memlayout_nid(prev, pfn) ==
+					   NUMA_NO_NODE);
 			cond_resched();
 		}
 	}
@@ -455,31 +474,95 @@ static void dnuma_update_nodes(const nodemask_t *nodes)
 	init_per_zone_wmark_min();
 }
 
+/*
+ * A node that gets its first memory, or loses its last, changes state the
+ * way memory hotplug changes it: subscribers of the memory notifier (slab
+ * sets up its per-node structures, cpusets and memory tiers follow the
+ * node) hear status_change_nid.  The sections are online already, so no
+ * pfn range goes with it: nr_pages 0 keeps page_ext and KASAN shadow out.
+ */
+static int dnuma_node_notify(unsigned long action, int nid, enum zone_type z)
+{
+	struct memory_notify arg = {
+		.status_change_nid = nid,
+		.status_change_nid_normal = z <= ZONE_NORMAL ? nid : NUMA_NO_NODE,
+	};
+
+	return notifier_to_errno(memory_notify(action, &arg));
+}
+
+/* Targets without memory yet: announce them, or undo and refuse. */
+static int dnuma_nodes_going_online(const struct memlayout_range *r,
+				    unsigned int nr, nodemask_t *notified)
+{
+	unsigned int i;
+	int nid, ret;
+
+	nodes_clear(*notified);
+	for (i = 0; i < nr; i++) {
+		nid = r[i].nid;
+		if (node_state(nid, N_MEMORY) || node_isset(nid, *notified))
+			continue;
+		ret = dnuma_node_notify(MEM_GOING_ONLINE, nid,
+					dnuma_zone_idx(r[i].start_pfn));
+		if (ret) {
+			for_each_node_mask(nid, *notified)
+				dnuma_node_notify(MEM_CANCEL_ONLINE, nid,
+						  ZONE_NORMAL);
+			return ret;
+		}
+		node_set(nid, *notified);
+	}
+	return 0;
+}
+
+/* Nodes that had memory and have none now: tell who listens, no veto. */
+static void dnuma_nodes_offline(const nodemask_t *had_memory)
+{
+	int nid;
+
+	for_each_node_mask(nid, *had_memory) {
+		if (node_state(nid, N_MEMORY))
+			continue;
+		dnuma_node_notify(MEM_GOING_OFFLINE, nid, ZONE_NORMAL);
+		dnuma_node_notify(MEM_OFFLINE, nid, ZONE_NORMAL);
+	}
+}
+
 static int dnuma_commit(const struct memlayout_range *r, unsigned int nr,
 			struct dnuma_event *ev)
 {
-	struct memlayout *old, *new;
+	struct memlayout *prev, *old, *new;
+	nodemask_t gaining, had_memory = node_states[N_MEMORY];
 	unsigned int i;
-	int ret;
+	int nid, ret;
 
 	ret = blocking_notifier_call_chain(&dnuma_chain, DNUMA_RELAYOUT_PREPARE,
 					   ev);
 	if (ret & NOTIFY_STOP_MASK)
 		return notifier_to_errno(ret) ?: -EBUSY;
-	if (dnuma_retargets(dnuma_layout_locked(), r, nr)) {
+	prev = dnuma_layout_locked();
+	if (dnuma_retargets(prev, r, nr)) {
 		ret = dnuma_withdraw(r, nr);
 		if (ret)
 			return ret;
 	}
 	old = dnuma_layout_locked();
 	new = memlayout_apply(old, r, nr, GFP_KERNEL);
-	if (!new)
-		return -ENOMEM;
+	if (!new) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = dnuma_nodes_going_online(r, nr, &gaining);
+	if (ret) {
+		memlayout_free(new);
+		goto out;
+	}
 
 	/* From here on pageblocks may mix zones: see dnuma_other_zone(). */
 	static_branch_enable_cpuslocked(&dnuma_redirect_key);
 	for (i = 0; i < nr; i++)
-		dnuma_take_range(&r[i], &ev->nodes);
+		dnuma_take_range(&r[i], prev, &ev->nodes);
 	rcu_assign_pointer(dnuma_layout, new);
 	if (old)
 		kvfree_rcu(old, rcu);
@@ -487,8 +570,16 @@ static int dnuma_commit(const struct memlayout_range *r, unsigned int nr,
 	for (i = 0; i < nr; i++)
 		dnuma_move_blocks(&r[i]);
 	dnuma_update_nodes(&ev->nodes);
+	for_each_node_mask(nid, gaining)
+		dnuma_node_notify(MEM_ONLINE, nid, ZONE_NORMAL);
+	dnuma_nodes_offline(&had_memory);
 	atomic_long_inc(&dnuma_commits);
-	return 0;
+	ret = 0;
+out:
+	/* Withdrawn and waited for: nobody reads it any more. */
+	if (prev != old)
+		memlayout_free(prev);
+	return ret;
 }
 
 /* --- After a commit: strays, migration, the end of a transplant --- */
@@ -502,11 +593,18 @@ static void dnuma_sweep(void)
 {
 	const struct memlayout *ml = dnuma_layout_locked();
 	unsigned long sec, pfn;
+	struct zone *zone;
 
 	if (!ml)
 		return;
-	/* Strays on per-cpu lists go back to their zone's free lists. */
-	drain_all_pages(NULL);
+	/*
+	 * Strays on per-cpu lists go back to their zone's free lists.  Not
+	 * drain_all_pages(NULL): it skips zones without present pages, and a
+	 * relayout may leave such a zone with pages on its lists.
+	 */
+	for_each_zone(zone)
+		if (zone_managed_pages(zone))
+			drain_all_pages(zone);
 	get_online_mems();
 	for (sec = 0; sec < ml->nr_sections; sec++) {
 		int target = ml->nid[sec], nid;
@@ -680,6 +778,7 @@ int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
 	err = memlayout_check(r, nr, nr_node_ids, &res->bad);
 	if (err) {
 		res->why = memlayout_error_name(err);
+		res->bad_node = err == MEMLAYOUT_E_NODE;
 		return -EINVAL;
 	}
 
@@ -688,6 +787,7 @@ int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
 		res->why = dnuma_check_range(&r[i]);
 		if (res->why) {
 			res->bad = i;
+			res->bad_node = !node_possible(r[i].nid);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -699,6 +799,7 @@ int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
 		ret = try_online_node(r[i].nid);
 		if (ret < 0) {
 			res->bad = i;
+			res->bad_node = true;
 			res->why = "cannot bring the node online";
 			goto out;
 		}
@@ -848,6 +949,35 @@ static int dnuma_stats_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(dnuma_stats);
 
+/* The first pending pages, to see what holds a transplant up. */
+static int dnuma_pending_show(struct seq_file *m, void *v)
+{
+	const struct memlayout *ml;
+	unsigned long sec, pfn, shown = 0;
+
+	mutex_lock(&dnuma_lock);
+	ml = dnuma_layout_locked();
+	for (sec = 0; ml && sec < ml->nr_sections && shown < 32; sec++) {
+		if (ml->nid[sec] == NUMA_NO_NODE || !online_section_nr(sec))
+			continue;
+		for (pfn = section_nr_to_pfn(sec);
+		     pfn < section_nr_to_pfn(sec + 1) && shown < 32; pfn++) {
+			struct page *page = pfn_to_page(pfn);
+
+			if (page_to_nid(page) == ml->nid[sec] ||
+			    PageReserved(page))
+				continue;
+			seq_printf(m, "pfn %#lx node %d refcount %d buddy %d flags %pGp\n",
+				   pfn, page_to_nid(page), page_ref_count(page),
+				   PageBuddy(page), &page->flags);
+			shown++;
+		}
+	}
+	mutex_unlock(&dnuma_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dnuma_pending);
+
 static int __init dnuma_debugfs_init(void)
 {
 	struct dentry *dir = debugfs_create_dir("dnuma", NULL);
@@ -855,6 +985,7 @@ static int __init dnuma_debugfs_init(void)
 	debugfs_create_file("relayout", 0200, dir, NULL, &dnuma_relayout_fops);
 	debugfs_create_file("layout", 0444, dir, NULL, &dnuma_layout_fops);
 	debugfs_create_file("stats", 0444, dir, NULL, &dnuma_stats_fops);
+	debugfs_create_file("pending", 0444, dir, NULL, &dnuma_pending_fops);
 	return 0;
 }
 late_initcall(dnuma_debugfs_init);

@@ -31,6 +31,8 @@
 #include <linux/debugfs.h>
 #include <linux/hex.h>
 #include <linux/acpi.h>
+#include <linux/dnuma.h>
+#include <linux/memlayout.h>
 #include <acpi/acpi_numa.h>
 
 #include "virtio_numa_proto.h"
@@ -60,6 +62,10 @@ struct virtio_numa {
 	u64 seq;
 	struct vnuma_cmd cmd;		/* the command being applied */
 	void *cmd_bufs[VNUMA_CMD_BUFS];
+	/* RELAYOUT's ranges in guest terms; too big for the stack. */
+	struct memlayout_range ranges[VIRTIO_NUMA_MAX_RANGES];
+	/* Reports the end of a transplant (pending pages reach zero). */
+	struct notifier_block dnuma_nb;
 
 	/*
 	 * @lock protects @removing and the event queue, which the event
@@ -80,6 +86,28 @@ static bool allow_inject;
 module_param(allow_inject, bool, 0444);
 MODULE_PARM_DESC(allow_inject, "Allow raw events through debugfs (testing only)");
 
+#ifdef CONFIG_DYNAMIC_NUMA
+static unsigned long vnuma_node_pending(int nid)
+{
+	return dnuma_node_pending(nid);
+}
+
+static unsigned long vnuma_node_transplanted(int nid)
+{
+	return dnuma_node_transplanted(nid);
+}
+#else
+static unsigned long vnuma_node_pending(int nid)
+{
+	return 0;
+}
+
+static unsigned long vnuma_node_transplanted(int nid)
+{
+	return 0;
+}
+#endif
+
 /* The host's id for a guest node: its ACPI proximity domain if it has one. */
 static u32 vnuma_host_node(int nid)
 {
@@ -88,21 +116,71 @@ static u32 vnuma_host_node(int nid)
 	return pxm >= 0 ? pxm : nid;
 }
 
+/*
+ * The guest's node for a host node id, or NUMA_NO_NODE.  The host names
+ * nodes by proximity domain, and a domain the firmware did not describe
+ * has no node here, whatever the device says.
+ */
+static int vnuma_guest_node(u32 host)
+{
+	int nid;
+
+	if (IS_ENABLED(CONFIG_ACPI_NUMA) && !acpi_disabled)
+		nid = host <= INT_MAX ? pxm_to_node(host) : NUMA_NO_NODE;
+	else
+		nid = host < nr_node_ids ? host : NUMA_NO_NODE;
+	if (nid < 0 || nid >= nr_node_ids || !node_possible(nid))
+		return NUMA_NO_NODE;
+	return nid;
+}
+
 static unsigned int vnuma_nr_records(void)
 {
 	return num_possible_nodes() * VNUMA_NODE_RECORDS;
 }
 
+/* A relayout tries to see these hold; so does the device (it checks). */
+static bool vnuma_node_consistent(u64 present, u64 managed, u64 free,
+				  u64 pending)
+{
+	return free <= managed && pending <= managed &&
+	       managed <= present + pending;
+}
+
 /*
- * Per-node accounting, read the way node meminfo reads it (si_meminfo_node,
- * the node's present pages): lock-free reads of counters each updated
- * atomically, so every value is one the kernel really had.
+ * One node's counters, read the way node meminfo reads them
+ * (si_meminfo_node(), the node's present pages), plus its pending pages.
+ * Each is updated atomically, but a transplant running meanwhile moves
+ * pages between two of our reads, and no order of reads keeps all of
+ * vnuma_node_consistent() true.  It moves them a zone lock hold at a time,
+ * so a second read agrees; should it not, the values are bounded by each
+ * other rather than sent in a form the device must drop.
  */
+static void vnuma_read_node(int nid, u64 *present, u64 *managed, u64 *free,
+			    u64 *pending)
+{
+	struct sysinfo si;
+	int tries = 4;
+
+	do {
+		*pending = vnuma_node_pending(nid);
+		si_meminfo_node(&si, nid);
+		*managed = si.totalram;
+		*free = si.freeram;
+		*present = READ_ONCE(NODE_DATA(nid)->node_present_pages);
+	} while (!vnuma_node_consistent(*present, *managed, *free, *pending) &&
+		 --tries);
+	*managed = min(*managed, *present + *pending);
+	*pending = min(*pending, *managed);
+	*free = min(*free, *managed);
+}
+
+/* Per-node accounting records, host node ids. */
 static void vnuma_add_node_records(struct virtio_numa_event *ev, int nid)
 {
 	u32 node = vnuma_host_node(nid);
 	u64 state = VIRTIO_NUMA_NODE_POSSIBLE;
-	u64 present = 0, managed = 0, free = 0;
+	u64 present = 0, managed = 0, free = 0, pending = 0;
 
 	if (node_online(nid))
 		state |= VIRTIO_NUMA_NODE_ONLINE;
@@ -110,21 +188,16 @@ static void vnuma_add_node_records(struct virtio_numa_event *ev, int nid)
 		state |= VIRTIO_NUMA_NODE_HAS_MEMORY;
 	if (node_state(nid, N_CPU))
 		state |= VIRTIO_NUMA_NODE_HAS_CPU;
-	if (NODE_DATA(nid)) {
-		struct sysinfo si;
-
-		si_meminfo_node(&si, nid);
-		managed = si.totalram;
-		free = si.freeram;
-		present = READ_ONCE(NODE_DATA(nid)->node_present_pages);
-	}
+	if (NODE_DATA(nid))
+		vnuma_read_node(nid, &present, &managed, &free, &pending);
 	vnuma_event_add(ev, VIRTIO_NUMA_R_STATE, node, state);
 	vnuma_event_add(ev, VIRTIO_NUMA_R_GUEST_NODE, node, nid);
 	vnuma_event_add(ev, VIRTIO_NUMA_R_PRESENT_PAGES, node, present);
 	vnuma_event_add(ev, VIRTIO_NUMA_R_MANAGED_PAGES, node, managed);
 	vnuma_event_add(ev, VIRTIO_NUMA_R_FREE_PAGES, node, free);
-	vnuma_event_add(ev, VIRTIO_NUMA_R_PENDING_PAGES, node, 0);
-	vnuma_event_add(ev, VIRTIO_NUMA_R_TRANSPLANTED_PAGES, node, 0);
+	vnuma_event_add(ev, VIRTIO_NUMA_R_PENDING_PAGES, node, pending);
+	vnuma_event_add(ev, VIRTIO_NUMA_R_TRANSPLANTED_PAGES, node,
+			vnuma_node_transplanted(nid));
 	vnuma_event_add(ev, VIRTIO_NUMA_R_CPUS, node,
 			cpumask_weight(cpumask_of_node(nid)));
 }
@@ -255,6 +328,105 @@ static void vnuma_cmd_set_report_interval(struct virtio_numa *vn)
 	vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
 }
 
+#ifdef CONFIG_DYNAMIC_NUMA
+/*
+ * RELAYOUT: the ranges (sorted, disjoint, block aligned: checked by the
+ * parser) now belong to other nodes.  Whether the memory exists, is
+ * online RAM and whether the nodes can have it is the engine's to check;
+ * all ranges are checked before anything changes.  The completion
+ * carries the accounting, pending pages included; the end of the
+ * transplant is reported when it comes (vnuma_dnuma_event()).
+ */
+static void vnuma_cmd_relayout(struct virtio_numa *vn)
+{
+	struct vnuma_verdict v = { .status = VIRTIO_NUMA_S_INVALID };
+	const struct vnuma_range *w = vn->cmd.relayout.r;
+	unsigned int i, nr = vn->cmd.relayout.nr, flags = 0;
+	struct dnuma_result res;
+	int ret;
+
+	for (i = 0; i < nr; i++) {
+		vn->ranges[i].start_pfn = PHYS_PFN(w[i].addr);
+		vn->ranges[i].nr_pages = PHYS_PFN(w[i].size);
+		vn->ranges[i].nid = vnuma_guest_node(w[i].node);
+		if (vn->ranges[i].nid == NUMA_NO_NODE) {
+			dev_warn_ratelimited(&vn->vdev->dev,
+					     "relayout %llu: range %u: host node %u has no node here\n",
+					     vn->cmd.id, i, w[i].node);
+			v.field = VIRTIO_NUMA_FIELD_NODE;
+			vnuma_send_event(vn, VIRTIO_NUMA_EVENT_COMPLETION,
+					 vn->cmd.id, v, EINVAL);
+			return;
+		}
+	}
+	if (vn->cmd.flags & VIRTIO_NUMA_RELAYOUT_F_MIGRATE)
+		flags |= DNUMA_F_MIGRATE;
+
+	ret = dnuma_relayout(vn->ranges, nr, flags, &res);
+	switch (ret) {
+	case 0:
+		dev_info(&vn->vdev->dev,
+			 "relayout %llu: %u ranges, %lu pages moved, %lu pending\n",
+			 vn->cmd.id, nr, res.moved, res.pending);
+		vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
+		return;
+	case -EINVAL:
+		dev_warn_ratelimited(&vn->vdev->dev,
+				     "relayout %llu: range %u (0x%llx+0x%llx): %s\n",
+				     vn->cmd.id, res.bad, w[res.bad].addr,
+				     w[res.bad].size, res.why);
+		v.field = res.bad_node ? VIRTIO_NUMA_FIELD_NODE
+				       : VIRTIO_NUMA_FIELD_ADDR;
+		vnuma_send_event(vn, VIRTIO_NUMA_EVENT_COMPLETION, vn->cmd.id,
+				 v, EINVAL);
+		return;
+	case -EBUSY:
+		vnuma_complete(vn, VIRTIO_NUMA_S_BUSY, EBUSY);
+		return;
+	default:
+		dev_warn(&vn->vdev->dev, "relayout %llu failed: %d\n",
+			 vn->cmd.id, ret);
+		vnuma_complete(vn, VIRTIO_NUMA_S_FAILED, -ret);
+	}
+}
+
+/* A transplant ended: tell the device at once, from the ordered queue. */
+static int vnuma_dnuma_event(struct notifier_block *nb, unsigned long action,
+			     void *data)
+{
+	struct virtio_numa *vn = container_of(nb, struct virtio_numa,
+					      dnuma_nb);
+
+	if (action == DNUMA_TRANSPLANT_DONE && !READ_ONCE(vn->removing))
+		mod_delayed_work(vn->wq, &vn->report_work, 0);
+	return NOTIFY_OK;
+}
+
+static void vnuma_dnuma_register(struct virtio_numa *vn)
+{
+	vn->dnuma_nb.notifier_call = vnuma_dnuma_event;
+	register_dnuma_notifier(&vn->dnuma_nb);
+}
+
+static void vnuma_dnuma_unregister(struct virtio_numa *vn)
+{
+	unregister_dnuma_notifier(&vn->dnuma_nb);
+}
+#else
+static void vnuma_cmd_relayout(struct virtio_numa *vn)
+{
+	vnuma_complete(vn, VIRTIO_NUMA_S_UNSUPPORTED, EOPNOTSUPP);
+}
+
+static void vnuma_dnuma_register(struct virtio_numa *vn)
+{
+}
+
+static void vnuma_dnuma_unregister(struct virtio_numa *vn)
+{
+}
+#endif /* CONFIG_DYNAMIC_NUMA */
+
 static void vnuma_handle_cmd(struct virtio_numa *vn, const void *buf,
 			     unsigned int len)
 {
@@ -285,6 +457,9 @@ static void vnuma_handle_cmd(struct virtio_numa *vn, const void *buf,
 		break;
 	case VIRTIO_NUMA_CMD_SET_REPORT_INTERVAL:
 		vnuma_cmd_set_report_interval(vn);
+		break;
+	case VIRTIO_NUMA_CMD_RELAYOUT:
+		vnuma_cmd_relayout(vn);
 		break;
 	default:
 		/* Parsed, but its feature is one we never negotiate. */
@@ -418,10 +593,11 @@ static int vnuma_read_config(struct virtio_numa *vn)
 	if (!lim->max_ranges || lim->max_ranges > VIRTIO_NUMA_MAX_RANGES)
 		lim->max_ranges = VIRTIO_NUMA_MAX_RANGES;
 	/*
-	 * lim->node_hotplug, ->relayout, ->cpu_assign and ->distance stay
-	 * false: we offer none of those features yet, and virtio_has_feature()
-	 * may only be asked about features in the driver's table.
+	 * virtio_has_feature() may only be asked about features in the
+	 * driver's table: node_hotplug, cpu_assign and distance stay false.
 	 */
+	lim->relayout = IS_ENABLED(CONFIG_DYNAMIC_NUMA) &&
+			virtio_has_feature(vdev, VIRTIO_NUMA_F_RELAYOUT);
 	return 0;
 }
 
@@ -478,6 +654,8 @@ static void vnuma_shutdown(struct virtio_numa *vn)
 	vn->removing = true;
 	spin_unlock_irqrestore(&vn->lock, flags);
 	wake_up_all(&vn->event_wait);
+	/* No new report from the end of a transplant after this. */
+	vnuma_dnuma_unregister(vn);
 	/* After @removing: a write waiting for room has given up. */
 	debugfs_remove(vn->debugfs);
 	/*
@@ -543,6 +721,7 @@ static int virtio_numa_probe(struct virtio_device *vdev)
 	virtqueue_kick(vn->cmd_vq);
 
 	vnuma_debugfs_init(vn);
+	vnuma_dnuma_register(vn);
 	/* The device learns our node ids and accounting at once. */
 	queue_delayed_work(vn->wq, &vn->report_work, 0);
 	dev_info(&vdev->dev,
@@ -573,9 +752,17 @@ static const struct virtio_device_id id_table[] = {
 	{ 0 },
 };
 
-/* NODE_HOTPLUG and RELAYOUT are negotiated once they are implemented. */
+/* NODE_HOTPLUG is negotiated once it is implemented. */
+static unsigned int features[] = {
+#ifdef CONFIG_DYNAMIC_NUMA
+	VIRTIO_NUMA_F_RELAYOUT,
+#endif
+};
+
 static struct virtio_driver virtio_numa_driver = {
 	.driver.name = KBUILD_MODNAME,
+	.feature_table = features,
+	.feature_table_size = ARRAY_SIZE(features),
 	.id_table = id_table,
 	.probe = virtio_numa_probe,
 	.remove = virtio_numa_remove,

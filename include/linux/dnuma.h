@@ -33,6 +33,7 @@ struct dnuma_result {
 	unsigned long moved;	/* free pages transplanted by the commit */
 	unsigned long pending;	/* allocated pages still to follow */
 	unsigned int bad;	/* on -EINVAL: index of the range at fault */
+	bool bad_node;		/* on -EINVAL: its node, not its extent */
 	const char *why;	/* on error: what was wrong, for the log */
 };
 

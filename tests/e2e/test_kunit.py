@@ -7,12 +7,13 @@ import re
 from vnuma.guest import Node, Topology
 
 # Suites of ours that must have run, with at least this many cases.
-SUITES = {'virtio_numa_proto': 9}
+SUITES = {'virtio_numa_proto': 9, 'memlayout': 6}
 
 
 def test_kunit_suites(boot):
     g = boot(Topology([Node(256, [0])]))
     g.sh('modprobe virtio_numa_test')
+    g.sh('modprobe memlayout_test')
     log = g.console()
     failed = re.findall(r'^\[[ \d.]+\]\s+not ok \d+ (\S+)', log, re.M)
     assert not failed, f'KUnit cases failed: {failed}'

@@ -70,3 +70,21 @@ def guest_inject_event(g, data, dev=None):
     """Send raw event bytes from the guest driver (needs allow_inject)."""
     dev = dev or g.sh('ls /sys/kernel/debug/virtio_numa/').split()[0]
     return g.run(f'echo {data.hex()} > /sys/kernel/debug/virtio_numa/{dev}/inject_event')
+
+
+def relayout(g, ranges, migrate=False, dev='vnuma0', timeout=120):
+    """Relayout [(addr, size, host node), ...]; return the completion."""
+    args = {'ranges': [{'addr': a, 'size': s, 'node': n} for a, s, n in ranges]}
+    if migrate:
+        args['migrate'] = True
+    return command(g, 'virtio-numa-relayout', dev, timeout, **args)
+
+
+def nodes(g, dev='vnuma0'):
+    """{host node: node info} from the device's last report."""
+    info = next(i for i in g.qmp.cmd('query-virtio-numa') if i['id'] == dev)
+    return {n['node']: n for n in info['nodes']}
+
+
+def totals(ns, key):
+    return sum(n[key] for n in ns.values())

@@ -197,6 +197,8 @@ class Guest:
                 '-kernel', self.kernel, '-initrd', self.initrd,
                 '-append', append.strip(), '-no-reboot',
                 '-serial', f'file:{self.serial_log}',
+                # Events the device drops as bogus say why here.
+                '-d', 'guest_errors', '-D', os.path.join(self.dir, 'qemu.log'),
                 '-qmp', f'unix:{self.qmp_path},server=on,wait=off',
                 '-device', 'virtio-serial-pci,id=vser',
                 '-chardev', f'socket,id=ctl,path={self.ctl_path},server=on,wait=off',

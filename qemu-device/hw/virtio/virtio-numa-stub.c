@@ -37,3 +37,11 @@ VirtioNumaCommandId *qmp_x_virtio_numa_inject(const char *id,
 {
     return virtio_numa_not_built(errp);
 }
+
+VirtioNumaCommandId *qmp_virtio_numa_relayout(const char *id,
+                                              VirtioNumaRangeList *ranges,
+                                              bool has_migrate, bool migrate,
+                                              Error **errp)
+{
+    return virtio_numa_not_built(errp);
+}

@@ -23,6 +23,8 @@
 #include "qapi/error.h"
 #include "qapi/qapi-commands-virtio-numa.h"
 #include "qapi/qapi-events-virtio-numa.h"
+#include "exec/address-spaces.h"
+#include "exec/memory.h"
 #include "hw/boards.h"
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
@@ -248,6 +250,9 @@ static const char *virtio_numa_check_event(VirtIONuma *vn,
                 return "more CPUs than the machine has";
             }
             break;
+        case VIRTIO_NUMA_R_TRANSPLANTED_PAGES:
+            /* A running total: it outgrows the machine by design. */
+            break;
         default:
             if (!virtio_numa_pages_ok(value, page_shift)) {
                 return "more pages than the machine has";
@@ -258,12 +263,19 @@ static const char *virtio_numa_check_event(VirtIONuma *vn,
     for (i = 0; i < max_nodes; i++) {
         const uint64_t *v = rep->values[i];
 
+        /*
+         * A relayout moves present pages at once, and managed ones as
+         * they are freed: until then they are the node's pending pages.
+         */
         if (v[VIRTIO_NUMA_R_MANAGED_PAGES - 1] >
-                v[VIRTIO_NUMA_R_PRESENT_PAGES - 1] ||
+                v[VIRTIO_NUMA_R_PRESENT_PAGES - 1] +
+                v[VIRTIO_NUMA_R_PENDING_PAGES - 1] ||
+            v[VIRTIO_NUMA_R_PENDING_PAGES - 1] >
+                v[VIRTIO_NUMA_R_MANAGED_PAGES - 1] ||
             v[VIRTIO_NUMA_R_FREE_PAGES - 1] >
                 v[VIRTIO_NUMA_R_MANAGED_PAGES - 1]) {
-            return "node with more managed than present, or free than "
-                   "managed pages";
+            return "node with more managed pages than present and pending, "
+                   "more pending than managed, or more free than managed";
         }
     }
     return NULL;
@@ -410,6 +422,7 @@ static VirtioNumaCommandId *virtio_numa_push(VirtIONuma *vn,
 
 /* Queue a command of @len payload bytes; returns its id. */
 static VirtioNumaCommandId *virtio_numa_queue(VirtIONuma *vn, uint16_t type,
+                                              uint16_t flags,
                                               const void *payload,
                                               uint32_t len)
 {
@@ -422,6 +435,7 @@ static VirtioNumaCommandId *virtio_numa_queue(VirtIONuma *vn, uint16_t type,
     cmd->size = sizeof(*hdr) + len;
     hdr->id = cpu_to_le64(cmd->id);
     hdr->type = cpu_to_le16(type);
+    hdr->flags = cpu_to_le16(flags);
     hdr->len = cpu_to_le32(len);
     memcpy(hdr + 1, payload, len);
     return virtio_numa_push(vn, cmd);
@@ -431,7 +445,7 @@ VirtioNumaCommandId *qmp_virtio_numa_report(const char *id, Error **errp)
 {
     VirtIONuma *vn = virtio_numa_find_for_cmd(id, errp);
 
-    return vn ? virtio_numa_queue(vn, VIRTIO_NUMA_CMD_REPORT, NULL, 0) : NULL;
+    return vn ? virtio_numa_queue(vn, VIRTIO_NUMA_CMD_REPORT, 0, NULL, 0) : NULL;
 }
 
 VirtioNumaCommandId *qmp_virtio_numa_set_report_interval(const char *id,
@@ -455,8 +469,127 @@ VirtioNumaCommandId *qmp_virtio_numa_set_report_interval(const char *id,
         return NULL;
     }
     vn->report_interval_ms = interval;
-    return virtio_numa_queue(vn, VIRTIO_NUMA_CMD_SET_REPORT_INTERVAL, &ri,
+    return virtio_numa_queue(vn, VIRTIO_NUMA_CMD_SET_REPORT_INTERVAL, 0, &ri,
                              sizeof(ri));
+}
+
+/* Whether guest-physical [addr, addr + size) is all RAM, block by block. */
+static bool virtio_numa_is_ram(uint64_t addr, uint64_t size,
+                               uint64_t block_size)
+{
+    uint64_t off;
+
+    for (off = 0; off < size; off += block_size) {
+        MemoryRegionSection mrs = memory_region_find(get_system_memory(),
+                                                     addr + off, block_size);
+        bool ram = mrs.mr && memory_region_is_ram(mrs.mr) &&
+                   !memory_region_is_ram_device(mrs.mr) &&
+                   int128_get64(mrs.size) == block_size;
+
+        if (mrs.mr) {
+            memory_region_unref(mrs.mr);
+        }
+        if (!ram) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Check range @i against the device and the machine; fill @w. */
+static bool virtio_numa_check_range(VirtIONuma *vn, unsigned int i,
+                                    const VirtioNumaRange *r,
+                                    struct virtio_numa_range *w,
+                                    Error **errp)
+{
+    uint64_t end;
+
+    if (!QEMU_IS_ALIGNED(r->addr, vn->block_size)) {
+        error_setg(errp, "'ranges[%u].addr' 0x%" PRIx64 " is not a multiple "
+                   "of the block size 0x%" PRIx64, i, r->addr, vn->block_size);
+        return false;
+    }
+    if (!r->size || !QEMU_IS_ALIGNED(r->size, vn->block_size) ||
+        uadd64_overflow(r->addr, r->size, &end)) {
+        error_setg(errp, "'ranges[%u].size' 0x%" PRIx64 " is not a non-zero "
+                   "multiple of the block size 0x%" PRIx64, i, r->size,
+                   vn->block_size);
+        return false;
+    }
+    if (r->node >= virtio_numa_max_nodes()) {
+        error_setg(errp, "'ranges[%u].node' %u is not a node of this "
+                   "machine (it has %u)", i, r->node,
+                   virtio_numa_max_nodes());
+        return false;
+    }
+    if (!virtio_numa_is_ram(r->addr, r->size, vn->block_size)) {
+        error_setg(errp, "'ranges[%u]' 0x%" PRIx64 "+0x%" PRIx64 " is not "
+                   "all guest RAM", i, r->addr, r->size);
+        return false;
+    }
+    w->addr = cpu_to_le64(r->addr);
+    w->size = cpu_to_le64(r->size);
+    w->node = cpu_to_le32(r->node);
+    return true;
+}
+
+static int virtio_numa_range_cmp(const void *a, const void *b)
+{
+    uint64_t x = le64_to_cpu(((const struct virtio_numa_range *)a)->addr);
+    uint64_t y = le64_to_cpu(((const struct virtio_numa_range *)b)->addr);
+
+    return x < y ? -1 : x > y;
+}
+
+VirtioNumaCommandId *qmp_virtio_numa_relayout(const char *id,
+                                              VirtioNumaRangeList *ranges,
+                                              bool has_migrate, bool migrate,
+                                              Error **errp)
+{
+    struct {
+        struct virtio_numa_cmd_relayout hdr;
+        struct virtio_numa_range r[VIRTIO_NUMA_MAX_RANGES];
+    } QEMU_PACKED cmd = {};
+    VirtioNumaRangeList *l;
+    unsigned int i, nr = 0;
+    VirtIONuma *vn;
+
+    vn = virtio_numa_find_for_cmd(id, errp);
+    if (!vn) {
+        return NULL;
+    }
+    if (!virtio_vdev_has_feature(VIRTIO_DEVICE(vn), VIRTIO_NUMA_F_RELAYOUT)) {
+        error_setg(errp, "virtio-numa '%s': the guest driver has not "
+                   "accepted relayout (no driver, or one without it)", id);
+        return NULL;
+    }
+    for (l = ranges; l; l = l->next) {
+        nr++;
+    }
+    if (!nr || nr > VIRTIO_NUMA_MAX_RANGES) {
+        error_setg(errp, "'ranges' must have 1 to %d entries, not %u",
+                   VIRTIO_NUMA_MAX_RANGES, nr);
+        return NULL;
+    }
+    for (l = ranges, i = 0; l; l = l->next, i++) {
+        if (!virtio_numa_check_range(vn, i, l->value, &cmd.r[i], errp)) {
+            return NULL;
+        }
+    }
+    /* The wire wants them sorted; overlap shows between neighbours. */
+    qsort(cmd.r, nr, sizeof(cmd.r[0]), virtio_numa_range_cmp);
+    for (i = 1; i < nr; i++) {
+        if (le64_to_cpu(cmd.r[i - 1].addr) + le64_to_cpu(cmd.r[i - 1].size) >
+            le64_to_cpu(cmd.r[i].addr)) {
+            error_setg(errp, "'ranges' overlap at 0x%" PRIx64,
+                       le64_to_cpu(cmd.r[i].addr));
+            return NULL;
+        }
+    }
+    cmd.hdr.nr_ranges = cpu_to_le32(nr);
+    return virtio_numa_queue(vn, VIRTIO_NUMA_CMD_RELAYOUT,
+                             migrate ? VIRTIO_NUMA_RELAYOUT_F_MIGRATE : 0,
+                             &cmd, sizeof(cmd.hdr) + nr * sizeof(cmd.r[0]));
 }
 
 VirtioNumaCommandId *qmp_x_virtio_numa_inject(const char *id,
@@ -624,7 +757,8 @@ static void virtio_numa_get_config(VirtIODevice *vdev, uint8_t *config_data)
 static uint64_t virtio_numa_get_features(VirtIODevice *vdev, uint64_t features,
                                          Error **errp)
 {
-    /* NODE_HOTPLUG and RELAYOUT are offered once the device does them. */
+    /* NODE_HOTPLUG is offered once the device does it. */
+    virtio_add_feature(&features, VIRTIO_NUMA_F_RELAYOUT);
     return features;
 }
 

@@ -1,0 +1,311 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Relayout end to end: QMP virtio-numa-relayout, the guest driver, the
+Dynamic NUMA engine, and what the guest's own mm shows afterwards."""
+
+import os
+import re
+import statistics
+import time
+
+import pytest
+
+from vnuma.device import nodes, relayout, report, totals
+from vnuma.guest import Node, Topology
+from vnuma.qmp import QMPError
+
+MiB = 1 << 20
+PAGE = 4096
+# Node 0 owns [0, 1G), node 1 [1G, 1.5G): all DMA32, all below 4 GiB.
+TOPO = Topology([Node(1024, [0]), Node(512, [1])])
+# How many relayouts the back-and-forth test does (make stress: 1000).
+ROUNDS = int(os.environ.get('VNUMA_RELAYOUT_ROUNDS', '100'))
+
+
+def zone_spans(g):
+    """{guest node: (start_pfn, spanned)} of each node's populated zone."""
+    out, node, spanned = {}, None, 0
+    for line in g.read('/proc/zoneinfo').splitlines():
+        m = re.match(r'Node (\d+), zone', line)
+        if m:
+            node = int(m.group(1))
+        m = re.match(r'\s+spanned\s+(\d+)', line)
+        if m:
+            spanned = int(m.group(1))
+        m = re.match(r'\s+start_pfn:\s+(\d+)', line)
+        if m and spanned:
+            out[node] = (int(m.group(1)), spanned)
+    return out
+
+
+def node_blocks(g, node):
+    out = g.sh(f'ls /sys/devices/system/node/node{node}')
+    return sorted(int(b) for b in re.findall(r'^memory(\d+)$', out, re.M))
+
+
+def poll_settled(g, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        # Drivers free some pages only when used: the console's receive
+        # buffers stay queued (and pending) until the next command.
+        g.sh('true')
+        report(g)
+        ns = nodes(g)
+        if not totals(ns, 'pending-pages') or time.monotonic() > deadline:
+            return ns
+        time.sleep(0.5)
+
+
+def wait_settled(g, ranges):
+    """Report until no node has pending pages; return the nodes.  Pages
+    some process keeps using stay pending until it frees them; if any
+    still are after 10 s, relayout @ranges again with migrate, which
+    moves them now, as an operator would."""
+    ns = poll_settled(g, 10)
+    if totals(ns, 'pending-pages'):
+        assert relayout(g, ranges, migrate=True)['status'] == 'ok'
+        ns = poll_settled(g, 30)
+    assert not totals(ns, 'pending-pages'), \
+        f"still pending: {ns}\n{g.read('/sys/kernel/debug/dnuma/stats')}" \
+        f"{g.read('/sys/kernel/debug/dnuma/pending')}"
+    return ns
+
+
+def assert_consistent(ns, base):
+    """Relayout moves pages between nodes, never makes or loses one."""
+    for key in ('present-pages', 'managed-pages'):
+        assert totals(ns, key) == totals(base, key), (key, ns)
+    for n in ns.values():
+        assert n['free-pages'] <= n['managed-pages']
+        assert n['pending-pages'] <= n['managed-pages']
+        assert n['managed-pages'] <= n['present-pages'] + n['pending-pages']
+
+
+def start_mem(g, name, args):
+    g.sh(f'vnuma-mem {args} > /tmp/{name}.log 2>&1 & echo $! > /tmp/{name}.pid')
+    deadline = time.monotonic() + 60
+    while 'ready' not in g.read(f'/tmp/{name}.log'):
+        assert time.monotonic() < deadline, g.read(f'/tmp/{name}.log')
+        time.sleep(0.2)
+
+
+def stop_mem(g, name):
+    """Stop a vnuma-mem and return its closing line (it verified all)."""
+    g.sh(f'kill -TERM $(cat /tmp/{name}.pid)')
+    deadline = time.monotonic() + 120
+    while 'done' not in (log := g.read(f'/tmp/{name}.log')):
+        assert time.monotonic() < deadline, log
+        time.sleep(0.2)
+    return log.strip().splitlines()[-1]
+
+
+def test_relayout_512m_idle(boot):
+    """512 MiB of node 0 moves to node 1: the report, node meminfo, zone
+    spans and memory block links all follow, and nothing stays pending."""
+    g = boot(TOPO)
+    done, _ = report(g)
+    base = nodes(g)
+    pxm = g.pxm_to_node()
+    spans = zone_spans(g)
+    assert node_blocks(g, pxm[0]) == list(range(8))
+
+    done = relayout(g, [(512 * MiB, 512 * MiB, 1)])
+    assert done['status'] == 'ok', done
+    ns = nodes(g)
+    assert_consistent(ns, base)
+    moved = 512 * MiB // PAGE
+    assert ns[0]['present-pages'] == base[0]['present-pages'] - moved
+    assert ns[1]['present-pages'] == base[1]['present-pages'] + moved
+    assert ns[1]['free-pages'] - base[1]['free-pages'] > moved * 9 // 10
+    assert ns[1]['transplanted-pages'] > moved * 9 // 10
+
+    ns = wait_settled(g, [(512 * MiB, 512 * MiB, 1)])
+    assert_consistent(ns, base)
+    # An idle range is all free: managed pages moved with present ones.
+    assert ns[0]['managed-pages'] + ns[1]['managed-pages'] == \
+        base[0]['managed-pages'] + base[1]['managed-pages']
+    assert base[0]['managed-pages'] - ns[0]['managed-pages'] > moved * 9 // 10
+    for host in (0, 1):
+        mi = g.node_meminfo(pxm[host])
+        assert ns[host]['managed-pages'] * 4 == mi['MemTotal']
+    # Zone spans as if node 1 had started at 512 MiB since boot.
+    after = zone_spans(g)
+    n0, n1 = after[pxm[0]], after[pxm[1]]
+    assert n0[0] + n0[1] == moved
+    assert n1 == (moved, spans[pxm[1]][0] + spans[pxm[1]][1] - moved)
+    # Memory blocks 4-7 are node 1's now, links both ways.
+    assert node_blocks(g, pxm[0]) == list(range(4))
+    assert node_blocks(g, pxm[1]) == list(range(4, 12))
+    g.sh(f'test -e /sys/devices/system/memory/memory5/node{pxm[1]}')
+    assert not g.run(f'test -e /sys/devices/system/memory/memory5/node{pxm[0]}')[0] == 0
+    assert g.read('/sys/kernel/debug/dnuma/layout').strip() == \
+        f'0x20000000-0x3fffffff {pxm[1]}'
+    # Nothing pending: the allocator's hook is patched out again.
+    assert 'redirect off' in g.read('/sys/kernel/debug/dnuma/stats')
+    # The moved memory serves node 1's allocations.
+    start_mem(g, 'h', f'hold -n {pxm[1]} -m 600')
+    assert stop_mem(g, 'h').endswith(' 0 mismatches')
+
+
+def test_relayout_back_and_forth(boot, capsys):
+    """Relayout 256 MiB back and forth while memory on both nodes is
+    allocated, freed and verified: no mismatch, exact totals throughout,
+    and no drift once the range is back where it began."""
+    g = boot(TOPO)
+    pxm = g.pxm_to_node()
+    # Enough that both use the moving range whichever node has it: pages
+    # in use there stay pending and follow when freed (redirect-on-free).
+    start_mem(g, 's0', f'stress -n {pxm[0]} -m 400')
+    start_mem(g, 's1', f'stress -n {pxm[1]} -m 300')
+    report(g)
+    base = nodes(g)
+    times = []
+    for i in range(ROUNDS):
+        t0 = time.monotonic()
+        done = relayout(g, [(512 * MiB, 256 * MiB, 1 - i % 2)])
+        times.append((time.monotonic() - t0) * 1000)
+        assert done['status'] == 'ok', (i, done)
+        assert_consistent(nodes(g), base)
+    assert stop_mem(g, 's0').endswith(' 0 mismatches')
+    assert stop_mem(g, 's1').endswith(' 0 mismatches')
+    ns = wait_settled(g, [(512 * MiB, 256 * MiB, 1 - ROUNDS % 2)])
+    for host in (0, 1):
+        for key in ('present-pages', 'managed-pages'):
+            assert ns[host][key] == base[host][key], (host, key, ns, base)
+    stats = g.read('/sys/kernel/debug/dnuma/stats')
+    assert int(re.search(r'redirected (\d+)', stats).group(1)) > 0, stats
+    with capsys.disabled():
+        print(f'\n{ROUNDS} relayouts of 256 MiB under allocation load, QMP '
+              f'to completion, {g.accel}: median '
+              f'{statistics.median(times):.0f} ms, max {max(times):.0f} ms; '
+              + ', '.join(stats.splitlines()[:6]))
+
+
+def test_relayout_into_empty_node(boot):
+    """A node that has no memory (possible through the hotplug range)
+    comes online with the memory, and loses it again."""
+    topo = Topology([Node(512, [0]), Node(512, [1]), Node(0, [])],
+                    maxmem_mib=4096, slots=2)
+    g = boot(topo)
+    pxm = g.pxm_to_node()
+    assert 2 in pxm
+    report(g)
+    base = nodes(g)
+    assert not base[2]['with-memory']
+    done = relayout(g, [(256 * MiB, 128 * MiB, 2)])
+    assert done['status'] == 'ok', done
+    ns = wait_settled(g, [(256 * MiB, 128 * MiB, 2)])
+    assert_consistent(ns, base)
+    assert ns[2]['online'] and ns[2]['with-memory']
+    assert ns[2]['present-pages'] == 128 * MiB // PAGE
+    assert g.node_meminfo(pxm[2])['MemTotal'] == ns[2]['managed-pages'] * 4
+    assert str(pxm[2]) in g.read('/sys/devices/system/node/has_memory')
+    start_mem(g, 'h', f'hold -n {pxm[2]} -m 64')
+    assert stop_mem(g, 'h').endswith(' 0 mismatches')
+
+    done = relayout(g, [(256 * MiB, 128 * MiB, 0)])
+    assert done['status'] == 'ok', done
+    ns = wait_settled(g, [(256 * MiB, 128 * MiB, 0)])
+    assert not ns[2]['with-memory'] and ns[2]['present-pages'] == 0
+    for host in (0, 1):
+        assert ns[host]['managed-pages'] == base[host]['managed-pages']
+
+
+def held_range_relayout(g, migrate):
+    """Fill most of node 0, relayout its top 512 MiB to node 1."""
+    pxm = g.pxm_to_node()
+    free = g.node_meminfo(pxm[0])['MemFree'] // 1024
+    start_mem(g, 'h', f'hold -n {pxm[0]} -m {free - 128}')
+    report(g)
+    base = nodes(g)
+    done = relayout(g, [(512 * MiB, 512 * MiB, 1)], migrate=migrate)
+    assert done['status'] == 'ok', done
+    ns = nodes(g)
+    assert_consistent(ns, base)
+    return base, ns
+
+
+def test_relayout_pending_until_freed(boot):
+    """Pages in use stay on their node (pending) until they are freed;
+    then the guest reports the end of the transplant by itself."""
+    g = boot(TOPO)
+    base, ns = held_range_relayout(g, migrate=False)
+    assert ns[0]['pending-pages'] > 256 * MiB // PAGE, ns
+    assert ns[1]['pending-pages'] == 0
+    assert 'redirect on' in g.read('/sys/kernel/debug/dnuma/stats')
+    held = ns[0]['pending-pages']
+    assert stop_mem(g, 'h').endswith(' 0 mismatches')
+    # Freed, the held pages follow their memory to node 1 at once.
+    ns = poll_settled(g, 10)
+    assert_consistent(ns, base)
+    assert ns[0]['pending-pages'] < held // 100, ns
+    # When the last pending page has moved (at once, or after a
+    # migrate of the stragglers), the guest reports by itself.
+    seq = g.qmp.cmd('query-virtio-numa')[0]['report-seq']
+    ns = wait_settled(g, [(512 * MiB, 512 * MiB, 1)])
+    assert g.qmp.wait_event('VIRTIO_NUMA_REPORT', 10,
+                            match=lambda e: e['data']['report-seq'] > seq)
+    assert 'redirect off' in g.read('/sys/kernel/debug/dnuma/stats')
+
+
+def test_relayout_migrate(boot):
+    """With migrate, pages in use move now, contents intact."""
+    g = boot(TOPO)
+    _, ns = held_range_relayout(g, migrate=True)
+    assert ns[0]['pending-pages'] < 64 * MiB // PAGE, ns
+    assert stop_mem(g, 'h').endswith(' 0 mismatches')
+    wait_settled(g, [(512 * MiB, 512 * MiB, 1)])
+
+
+def test_relayout_bad_requests(boot):
+    """Bad ranges are refused, by QEMU or by the guest, naming the
+    problem, and nothing changes."""
+    topo = Topology([Node(1024, [0]), Node(512, [1]), Node(0, [])])
+    # 2 MiB blocks: QEMU accepts ranges the guest refuses (not whole
+    # memory blocks).
+    g = boot(topo, vnuma='id=vnuma0,block-size=2M')
+    report(g)
+    base = nodes(g)
+    assert 2 not in g.pxm_to_node()
+
+    def qmp_err(ranges, match, **kw):
+        args = {'ranges': [{'addr': a, 'size': s, 'node': n}
+                           for a, s, n in ranges], **kw}
+        with pytest.raises(QMPError, match=match):
+            g.qmp.cmd('virtio-numa-relayout', id='vnuma0', **args)
+
+    blk = 128 * MiB
+    qmp_err([(512 * MiB + 4096, blk, 1)], r"'ranges\[0\].addr' .* block size")
+    qmp_err([(0, blk, 1)], r"'ranges\[0\]' 0x0\+0x8000000 is not all guest RAM")
+    qmp_err([(512 * MiB, 0, 1)], r"'ranges\[0\].size' .* non-zero")
+    qmp_err([(512 * MiB, blk + 4096, 1)], r"'ranges\[0\].size'")
+    qmp_err([(512 * MiB, blk, 1), (2 ** 64 - blk, 2 * blk, 1)],
+            r"'ranges\[1\].size'")
+    qmp_err([(512 * MiB, blk, 3)], r"'ranges\[0\].node' 3 is not a node")
+    qmp_err([(4096 * MiB, blk, 1)], r"'ranges\[0\]' .* not all guest RAM")
+    qmp_err([(512 * MiB, 2 * blk, 1), (640 * MiB, blk, 0)], 'overlap')
+    qmp_err([], "'ranges' must have 1 to 64")
+    qmp_err([(i * blk, blk, 1) for i in range(65)],
+            "'ranges' must have 1 to 64 entries, not 65")
+
+    # QEMU cannot know these; the guest refuses them, naming the field.
+    done = relayout(g, [(512 * MiB, 2 * MiB, 1)])   # not a memory block
+    assert (done['status'], done['field']) == ('invalid', 'addr'), done
+    done = relayout(g, [(512 * MiB, blk, 2)])   # no guest node for PXM 2
+    assert (done['status'], done['field']) == ('invalid', 'node'), done
+    # All or nothing: the good first range was not applied either.
+    done = relayout(g, [(512 * MiB, blk, 1), (1536 * MiB - blk, blk, 2)])
+    assert (done['status'], done['field']) == ('invalid', 'node'), done
+    # debugfs refuses malformed input the same way.
+    rc, _ = g.run('echo 0x20000000 128M > /sys/kernel/debug/dnuma/relayout')
+    assert rc != 0
+    rc, _ = g.run('echo 0x20000000 100M 1 > /sys/kernel/debug/dnuma/relayout')
+    assert rc != 0
+
+    report(g)
+    ns = nodes(g)
+    for host in base:
+        for key in ('present-pages', 'managed-pages', 'pending-pages',
+                    'transplanted-pages'):
+            assert ns[host][key] == base[host][key], (host, key)
+    assert g.read('/sys/kernel/debug/dnuma/layout').strip() == ''
+    assert 'commits 0' in g.read('/sys/kernel/debug/dnuma/stats')

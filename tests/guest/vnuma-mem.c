@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vnuma-mem: hold guest memory with verifiable contents while the host
+ * changes the NUMA layout under it.
+ *
+ *   vnuma-mem hold [-n NODE] -m MIB
+ *	fill MIB of memory (bound to NODE) and keep it until SIGTERM,
+ *	then verify it.
+ *   vnuma-mem stress [-n NODE] -m MIB [-t SECONDS]
+ *	keep MIB of memory in 1 MiB chunks and, until SIGTERM or SECONDS,
+ *	verify a chunk, free it, allocate and fill a new one, so that pages
+ *	are freed and allocated all the time; then verify everything.
+ *
+ * Every 8-byte word holds a value derived from its chunk, its generation
+ * and its offset, so a page that changed contents, or that came back
+ * from another chunk, is caught.  Prints one line
+ *   "vnuma-mem: done: N chunks verified, M mismatches"
+ * and exits 1 on any mismatch.  "vnuma-mem: ready" once memory is filled.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK		(1UL << 20)
+#define MPOL_BIND	2
+
+static volatile sig_atomic_t stop;
+static unsigned long verified, mismatches;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t word(unsigned long chunk, unsigned long gen, unsigned long i)
+{
+	uint64_t x = (chunk << 40) ^ (gen << 20) ^ i;
+
+	/* splitmix64: neighbouring words differ in every bit position. */
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static void fill(uint64_t *p, unsigned long chunk, unsigned long gen)
+{
+	unsigned long i;
+
+	for (i = 0; i < CHUNK / sizeof(*p); i++)
+		p[i] = word(chunk, gen, i);
+}
+
+static void verify(const uint64_t *p, unsigned long chunk, unsigned long gen)
+{
+	unsigned long i, bad = 0;
+
+	for (i = 0; i < CHUNK / sizeof(*p); i++)
+		if (p[i] != word(chunk, gen, i))
+			bad++;
+	if (bad)
+		fprintf(stderr, "vnuma-mem: chunk %lu gen %lu: %lu bad words\n",
+			chunk, gen, bad);
+	mismatches += !!bad;
+	verified++;
+}
+
+static uint64_t *chunk_alloc(void)
+{
+	void *p = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("vnuma-mem: mmap");
+		exit(2);
+	}
+	return p;
+}
+
+static void bind_node(int node)
+{
+	unsigned long mask[4] = { 0 };
+
+	if (node < 0)
+		return;
+	if (node >= (int)(8 * sizeof(mask))) {
+		fprintf(stderr, "vnuma-mem: node %d out of range\n", node);
+		exit(2);
+	}
+	mask[node / 64] = 1UL << (node % 64);
+	if (syscall(SYS_set_mempolicy, MPOL_BIND, mask, 8 * sizeof(mask))) {
+		fprintf(stderr, "vnuma-mem: set_mempolicy(node %d): %s\n", node,
+			strerror(errno));
+		exit(2);
+	}
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: vnuma-mem hold|stress [-n NODE] -m MIB [-t SECONDS]\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long nr = 0, i, *gen;
+	double seconds = 0, end;
+	uint64_t **chunks;
+	int node = -1, opt, stress;
+
+	if (argc < 2)
+		return usage();
+	stress = !strcmp(argv[1], "stress");
+	if (!stress && strcmp(argv[1], "hold"))
+		return usage();
+	optind = 2;
+	while ((opt = getopt(argc, argv, "n:m:t:")) != -1) {
+		switch (opt) {
+		case 'n':
+			node = atoi(optarg);
+			break;
+		case 'm':
+			nr = strtoul(optarg, NULL, 0);
+			break;
+		case 't':
+			seconds = atof(optarg);
+			break;
+		default:
+			return usage();
+		}
+	}
+	if (!nr)
+		return usage();
+
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	bind_node(node);
+	chunks = calloc(nr, sizeof(*chunks));
+	gen = calloc(nr, sizeof(*gen));
+	if (!chunks || !gen)
+		return 2;
+	for (i = 0; i < nr; i++) {
+		chunks[i] = chunk_alloc();
+		fill(chunks[i], i, 0);
+	}
+	printf("vnuma-mem: ready: %lu MiB%s\n", nr, stress ? ", stressing" : "");
+	fflush(stdout);
+
+	end = seconds ? now() + seconds : 0;
+	for (i = 0; !stop && (!end || now() < end); i = (i + 1) % nr) {
+		if (!stress) {
+			pause();
+			continue;
+		}
+		verify(chunks[i], i, gen[i]);
+		munmap(chunks[i], CHUNK);
+		chunks[i] = chunk_alloc();
+		fill(chunks[i], i, ++gen[i]);
+	}
+	for (i = 0; i < nr; i++)
+		verify(chunks[i], i, gen[i]);
+	printf("vnuma-mem: done: %lu chunks verified, %lu mismatches\n",
+	       verified, mismatches);
+	return mismatches ? 1 : 0;
+}
