@@ -7,12 +7,12 @@
 export VNUMA_CACHE ?= $(HOME)/.cache/virtio-numa
 FLAVOUR ?= debug
 
-.PHONY: all build check demo stress setup sources kernel qemu qemu-stock initramfs
+.PHONY: all build check demo stress bench setup sources kernel qemu qemu-stock initramfs
 
 all: build
 
 # The README's two commands, and the build they share: timed stages.
-build check demo stress:
+build check demo stress bench:
 	@scripts/stages $@
 
 # Single steps, for working on one layer.

@@ -623,8 +623,8 @@ static void dnuma_sweep(void)
 			if (nid == target ||
 			    !zone_intersects(from, pfn, PAGES_PER_SECTION))
 				continue;
-			moved = move_free_pages_to_zone(from, to, pfn,
-						pfn + PAGES_PER_SECTION);
+			moved = move_free_pages_to_zone(from, to, pfn, pfn +
+							PAGES_PER_SECTION);
 			if (moved) {
 				atomic_long_add(moved, &dnuma_swept);
 				dnuma_account_moved(nid, target, moved);
@@ -635,9 +635,42 @@ static void dnuma_sweep(void)
 	put_online_mems();
 }
 
+/* Isolate the folio at @pfn if it is pending; return its last pfn. */
+static unsigned long dnuma_isolate(unsigned long pfn, int nid,
+				   struct list_head *list, unsigned long *nr)
+{
+	struct page *page = pfn_to_page(pfn);
+	struct folio *folio;
+
+	if (page_to_nid(page) == nid || PageBuddy(page) || PageReserved(page))
+		return pfn;
+	folio = page_folio(page);
+	/* No reference yet: the folio may split; the walk comes back. */
+	if (folio_test_large(folio))
+		pfn = folio_pfn(folio) + folio_nr_pages(folio) - 1;
+	if (!folio_try_get(folio))
+		return pfn;
+	if (page_folio(page) == folio && isolate_folio_to_list(folio, list))
+		(*nr)++;
+	folio_put(folio);
+	return pfn;
+}
+
+static void dnuma_migrate_list(struct list_head *list,
+			       struct migration_target_control *mtc)
+{
+	if (list_empty(list))
+		return;
+	if (migrate_pages(list, alloc_migration_target, NULL,
+			  (unsigned long)mtc, MIGRATE_SYNC, MR_MEMORY_HOTPLUG,
+			  NULL))
+		putback_movable_pages(list);
+	cond_resched();
+}
+
 /*
- * Migrate the pending pages of @r that can move, so that they are freed
- * (and change zone) now.  Unmovable ones stay pending.
+ * Migrate the pending pages of @r that can move, a section at a time, so
+ * that they are freed (and change zone) now.  Unmovable ones stay pending.
  */
 static void dnuma_migrate_range(const struct memlayout_range *r)
 {
@@ -649,37 +682,16 @@ static void dnuma_migrate_range(const struct memlayout_range *r)
 		.gfp_mask = GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL,
 		.reason = MR_MEMORY_HOTPLUG,
 	};
-	unsigned long pfn, nr_isolated = 0;
+	unsigned long pfn, sec_end, nr = 0;
 	LIST_HEAD(list);
 
-	for (pfn = r->start_pfn; pfn < end; pfn++) {
-		struct page *page = pfn_to_page(pfn);
-		struct folio *folio;
-
-		if (page_to_nid(page) == r->nid || PageBuddy(page) ||
-		    PageReserved(page))
-			goto next;
-		folio = page_folio(page);
-		/* No reference yet: the folio may split; we come back. */
-		if (folio_test_large(folio))
-			pfn = folio_pfn(folio) + folio_nr_pages(folio) - 1;
-		if (!folio_try_get(folio))
-			goto next;
-		if (page_folio(page) == folio &&
-		    isolate_folio_to_list(folio, &list))
-			nr_isolated++;
-		folio_put(folio);
-next:
-		if (list_empty(&list) || (pfn + 1 < end &&
-		    !IS_ALIGNED(pfn + 1, PAGES_PER_SECTION)))
-			continue;
-		if (migrate_pages(&list, alloc_migration_target, NULL,
-				  (unsigned long)&mtc, MIGRATE_SYNC,
-				  MR_MEMORY_HOTPLUG, NULL))
-			putback_movable_pages(&list);
-		cond_resched();
+	for (pfn = r->start_pfn; pfn < end; pfn = sec_end) {
+		sec_end = pfn + PAGES_PER_SECTION;
+		for (; pfn < sec_end; pfn++)
+			pfn = dnuma_isolate(pfn, r->nid, &list, &nr);
+		dnuma_migrate_list(&list, &mtc);
 	}
-	atomic_long_add(nr_isolated, &dnuma_migrated);
+	atomic_long_add(nr, &dnuma_migrated);
 }
 
 /* No page is pending: spans shrink, the allocator's hook goes quiet. */

@@ -147,6 +147,7 @@ static struct kunit_suite memlayout_test_suite = {
 	.name = "memlayout",
 	.test_cases = memlayout_test_cases,
 };
+
 kunit_test_suite(memlayout_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the Dynamic NUMA layout map");

@@ -14,6 +14,7 @@
 #ifndef _LINUX_MEMLAYOUT_H
 #define _LINUX_MEMLAYOUT_H
 
+#include <linux/bits.h>
 #include <linux/mmzone.h>
 #include <linux/numa.h>
 #include <linux/rcupdate.h>
@@ -35,7 +36,7 @@ struct memlayout {
 };
 
 /* The most sections a map covers: 64 TiB of 128 MiB sections. */
-#define MEMLAYOUT_MAX_SECTIONS	(1UL << 19)
+#define MEMLAYOUT_MAX_SECTIONS	BIT(19)
 
 /* The most ranges one relayout takes. */
 #define MEMLAYOUT_MAX_RANGES	64

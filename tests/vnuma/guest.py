@@ -158,7 +158,7 @@ class Guest:
 
     def __init__(self, topo, workdir=None, flavour=None, qemu='vnuma',
                  append='', extra_args=(), boot_timeout=180,
-                 vnuma='id=vnuma0', incoming=None):
+                 vnuma='id=vnuma0', incoming=None, icount=False):
         self.topo = topo
         self.flavour = flavour or FLAVOUR
         self.kernel = kernel_path(self.flavour)
@@ -180,6 +180,9 @@ class Guest:
         self.vnuma = vnuma
         # A migration destination: listens on this URI and does not boot.
         self.incoming = incoming
+        # Guest time counts instructions (single-threaded TCG): guest-side
+        # timings repeat exactly, for benchmarks.
+        self.icount = icount
         self.proc = None
         self.qmp = None
         self.ctl = None
@@ -189,8 +192,12 @@ class Guest:
             self.qemu_bin, self.kernel, self.initrd)
 
     def command_line(self):
-        accel = ['-accel', 'kvm'] if self.accel == 'kvm' else \
-                ['-accel', 'tcg,thread=multi']
+        if self.icount:
+            accel = ['-accel', 'tcg,thread=single', '-icount', 'shift=0']
+        elif self.accel == 'kvm':
+            accel = ['-accel', 'kvm']
+        else:
+            accel = ['-accel', 'tcg,thread=multi']
         append = ('console=ttyS0 panic=-1 printk.devkmsg=on '
                   'memhp_default_state=online_movable ' + self.append)
         return [*base_args(self.qemu_bin), *accel, *self.topo.qemu_args(),

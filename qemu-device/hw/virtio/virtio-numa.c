@@ -445,7 +445,10 @@ VirtioNumaCommandId *qmp_virtio_numa_report(const char *id, Error **errp)
 {
     VirtIONuma *vn = virtio_numa_find_for_cmd(id, errp);
 
-    return vn ? virtio_numa_queue(vn, VIRTIO_NUMA_CMD_REPORT, 0, NULL, 0) : NULL;
+    if (!vn) {
+        return NULL;
+    }
+    return virtio_numa_queue(vn, VIRTIO_NUMA_CMD_REPORT, 0, NULL, 0);
 }
 
 VirtioNumaCommandId *qmp_virtio_numa_set_report_interval(const char *id,

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Relayout vs the only alternative a user has today, in one guest run.
+
+Moving SIZE of memory from node 0 to node 1:
+  relayout    virtio-numa-relayout of SIZE of node 0's boot memory to
+              node 1, QMP command to completion (the guest has moved every
+              free page; an idle range leaves nothing pending);
+  virtio-mem  unplug SIZE from a virtio-mem device on node 0 and plug
+              SIZE into one on node 1 (requested-size), QMP to both
+              devices reporting the new size.
+Prints medians, GiB/s and the ratio.  Uses the perf kernel flavour.
+
+usage: tests/bench/relayout.py [--runs N] [--sizes 1G,4G]
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from vnuma.device import relayout, report, nodes  # noqa: E402
+from vnuma.guest import Guest, Node, Topology, parse_size, versions  # noqa: E402
+
+GiB = 1 << 30
+# Node 0: 6 GiB, [0, 2G) and [4G, 8G) (q35 puts 2 GiB below 4 GiB);
+# node 1: 1 GiB at [8G, 9G).  The moved ranges start at 4 GiB.
+TOPO = Topology([Node(6144, [0]), Node(1024, [1])], maxmem_mib=7168 + 8192,
+                slots=2)
+VMEM = ['-object', 'memory-backend-ram,id=vmem0,size=4G',
+        '-device', 'virtio-mem-pci,id=vm0,memdev=vmem0,node=0,requested-size=4G',
+        '-object', 'memory-backend-ram,id=vmem1,size=4G',
+        '-device', 'virtio-mem-pci,id=vm1,memdev=vmem1,node=1,requested-size=0']
+
+
+def vmem_size(g, dev):
+    return g.qmp.cmd('qom-get', path=f'/machine/peripheral/{dev}', property='size')
+
+
+def vmem_set(g, sizes, timeout=600):
+    """Set requested-size of each device; wait until all have it."""
+    for dev, size in sizes.items():
+        g.qmp.cmd('qom-set', path=f'/machine/peripheral/{dev}',
+                  property='requested-size', value=size)
+    deadline = time.monotonic() + timeout
+    while any(vmem_size(g, d) != s for d, s in sizes.items()):
+        if time.monotonic() > deadline:
+            raise TimeoutError({d: vmem_size(g, d) for d in sizes})
+        time.sleep(0.005)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--runs', type=int, default=3)
+    ap.add_argument('--sizes', default='1G,4G')
+    args = ap.parse_args()
+    sizes = [parse_size(s) << 20 for s in args.sizes.split(',')]
+
+    v = versions()
+    g = Guest(TOPO, flavour='perf', extra_args=VMEM, boot_timeout=600)
+    print(f"Linux {v.get('LINUX_VERSION')} (perf flavour), QEMU "
+          f"{v.get('QEMU_VERSION')}, accelerator {g.accel}; guest: node 0 6 GiB, "
+          f"node 1 1 GiB, virtio-mem 4 GiB on node 0 (plugged), 4 GiB on node 1")
+    try:
+        g.start()
+        vmem_set(g, {'vm0': 4 * GiB, 'vm1': 0})
+        report(g)
+        rows = []
+        for size in sizes:
+            rel, mem = [], []
+            for _ in range(args.runs):
+                t0 = time.monotonic()
+                done = relayout(g, [(4 * GiB, size, 1)], timeout=600)
+                rel.append(time.monotonic() - t0)
+                assert done['status'] == 'ok', done
+                pend = sum(n['pending-pages'] for n in nodes(g).values())
+                relayout(g, [(4 * GiB, size, 0)], migrate=True, timeout=600)
+
+                t0 = time.monotonic()
+                vmem_set(g, {'vm0': 4 * GiB - size, 'vm1': size})
+                mem.append(time.monotonic() - t0)
+                vmem_set(g, {'vm0': 4 * GiB, 'vm1': 0})
+            r, m = statistics.median(rel), statistics.median(mem)
+            rows.append((size, r, m, pend))
+        print(f"\n{'moved':>6}  {'relayout':>10} {'GiB/s':>7}  "
+              f"{'virtio-mem unplug+plug':>22} {'GiB/s':>7}  {'speed-up':>8}  "
+              f"pending after relayout")
+        for size, r, m, pend in rows:
+            print(f"{size // GiB:>4} G  {r * 1000:>8.0f} ms {size / GiB / r:>7.1f}  "
+                  f"{m * 1000:>19.0f} ms {size / GiB / m:>7.2f}  {m / r:>7.1f}x  "
+                  f"{pend} pages")
+        print(f'(median of {args.runs} runs each; QMP command to completion; '
+              f'{g.accel}, so absolute figures are emulated time)')
+        g.poweroff()
+    finally:
+        g.cleanup()
+
+
+if __name__ == '__main__':
+    main()
