@@ -859,7 +859,8 @@ static ssize_t dnuma_relayout_write(struct file *file, const char __user *ubuf,
 	struct memlayout_range *r;
 	struct dnuma_result res;
 	unsigned int nr = 0, flags = 0;
-	char *buf, *p, *tok[3];
+	char *buf, *p, *tok[3], *end0, *end1;
+	unsigned long long start, size;
 	int ret, i;
 
 	if (count > PAGE_SIZE)
@@ -889,10 +890,14 @@ static ssize_t dnuma_relayout_write(struct file *file, const char __user *ubuf,
 			if (p)
 				p = skip_spaces(p);
 		}
-		r[nr].start_pfn = PHYS_PFN(memparse(tok[0], NULL));
-		r[nr].nr_pages = PHYS_PFN(memparse(tok[1], NULL));
-		if (kstrtoint(tok[2], 0, &r[nr].nid))
+		start = memparse(tok[0], &end0);
+		size = memparse(tok[1], &end1);
+		/* Whole numbers of pages, or the rounding would move others. */
+		if (*end0 || *end1 || !PAGE_ALIGNED(start) ||
+		    !PAGE_ALIGNED(size) || kstrtoint(tok[2], 0, &r[nr].nid))
 			goto out;
+		r[nr].start_pfn = PHYS_PFN(start);
+		r[nr].nr_pages = PHYS_PFN(size);
 		nr++;
 	}
 	ret = dnuma_relayout(r, nr, flags, &res);

@@ -12,7 +12,7 @@ import pytest
 from vnuma.device import CMD, cmd_bytes, command, report, timed_reports, \
     wait_completion
 from vnuma.guest import Node, Topology
-from vnuma.layout import node_list
+from vnuma.layout import node_list, zoneinfo
 from vnuma.qmp import QMPError
 
 TOPOLOGIES = {
@@ -24,14 +24,9 @@ TOPOLOGIES = {
 
 def zone_present(g):
     """{guest node: present pages} summed over zones, from /proc/zoneinfo."""
-    out, node = {}, None
-    for line in g.read('/proc/zoneinfo').splitlines():
-        m = re.match(r'Node (\d+), zone', line)
-        if m:
-            node = int(m.group(1))
-        m = re.match(r'\s+present\s+(\d+)', line)
-        if m:
-            out[node] = out.get(node, 0) + int(m.group(1))
+    out = {}
+    for z in zoneinfo(g):
+        out[z['node']] = out.get(z['node'], 0) + z['present']
     return out
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from vnuma.device import nodes, relayout, report, totals
 from vnuma.guest import Node, Topology
+from vnuma.layout import zoneinfo
 from vnuma.qmp import QMPError
 
 MiB = 1 << 20
@@ -23,18 +24,8 @@ ROUNDS = int(os.environ.get('VNUMA_RELAYOUT_ROUNDS', '100'))
 
 def zone_spans(g):
     """{guest node: (start_pfn, spanned)} of each node's populated zone."""
-    out, node, spanned = {}, None, 0
-    for line in g.read('/proc/zoneinfo').splitlines():
-        m = re.match(r'Node (\d+), zone', line)
-        if m:
-            node = int(m.group(1))
-        m = re.match(r'\s+spanned\s+(\d+)', line)
-        if m:
-            spanned = int(m.group(1))
-        m = re.match(r'\s+start_pfn:\s+(\d+)', line)
-        if m and spanned:
-            out[node] = (int(m.group(1)), spanned)
-    return out
+    return {z['node']: (z['start_pfn'], z['spanned']) for z in zoneinfo(g)
+            if z['spanned']}
 
 
 def node_blocks(g, node):
@@ -298,8 +289,10 @@ def test_relayout_bad_requests(boot):
     # debugfs refuses malformed input the same way.
     rc, _ = g.run('echo 0x20000000 128M > /sys/kernel/debug/dnuma/relayout')
     assert rc != 0
-    rc, _ = g.run('echo 0x20000000 100M 1 > /sys/kernel/debug/dnuma/relayout')
-    assert rc != 0
+    for bad in ('0x20000000 100M 1', '0x20000001 128M 1', '0x20000000 128Q 1',
+                '0x20000000 128M x', '0x20000000 128M 9'):
+        rc, _ = g.run(f'echo {bad} > /sys/kernel/debug/dnuma/relayout')
+        assert rc != 0, bad
 
     report(g)
     ns = nodes(g)

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The guest's NUMA layout as the guest itself sees it (sysfs)."""
+"""The guest's NUMA layout as the guest itself sees it (sysfs, procfs)."""
+
+import re
 
 
 def node_list(s):
@@ -30,3 +32,18 @@ def format_layout(rows):
         lines.append(f"{r['host']:>9}  {r['node']:>10}  {r['cpus'] or '-':<8} "
                      f"{r['total_kb'] // 1024:>7} MiB {r['free_kb'] // 1024:>6} MiB")
     return '\n'.join(lines)
+
+
+def zoneinfo(g):
+    """/proc/zoneinfo as [{'node', 'zone', 'present', 'spanned', 'start_pfn'}]
+    (start_pfn only for zones that print it: those with pages)."""
+    zones = []
+    for line in g.read('/proc/zoneinfo').splitlines():
+        m = re.match(r'Node (\d+), zone\s+(\S+)', line)
+        if m:
+            zones.append({'node': int(m.group(1)), 'zone': m.group(2)})
+            continue
+        m = re.match(r'\s+(present|spanned|start_pfn):?\s+(\d+)$', line)
+        if m and zones:
+            zones[-1][m.group(1)] = int(m.group(2))
+    return zones
