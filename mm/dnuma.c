@@ -542,7 +542,14 @@ static int dnuma_commit(const struct memlayout_range *r, unsigned int nr,
 	if (ret & NOTIFY_STOP_MASK)
 		return notifier_to_errno(ret) ?: -EBUSY;
 	prev = dnuma_layout_locked();
-	if (dnuma_retargets(prev, r, nr)) {
+	/*
+	 * With no page pending anywhere, every page of a relayouted section
+	 * is on the section's node: no free path moves one while we count,
+	 * and there is no count to forget.  (Only commits add pending pages,
+	 * and we are the only one.)
+	 */
+	if (atomic_long_read(&dnuma_pending_total) &&
+	    dnuma_retargets(prev, r, nr)) {
 		ret = dnuma_withdraw(r, nr);
 		if (ret)
 			return ret;

@@ -24,10 +24,12 @@ from vnuma.device import relayout, report, nodes  # noqa: E402
 from vnuma.guest import Guest, Node, Topology, parse_size, versions  # noqa: E402
 
 GiB = 1 << 30
-# Node 0: 6 GiB, [0, 2G) and [4G, 8G) (q35 puts 2 GiB below 4 GiB);
-# node 1: 1 GiB at [8G, 9G).  The moved ranges start at 4 GiB.
-TOPO = Topology([Node(6144, [0]), Node(1024, [1])], maxmem_mib=7168 + 8192,
+# Node 0: 7 GiB, [0, 2G) and [4G, 9G) (q35 puts 2 GiB below 4 GiB);
+# node 1: 1 GiB at [9G, 10G).  The moved ranges start at 5 GiB: the
+# kernel's own boot allocations (unmovable) sit at the start of 4 GiB.
+TOPO = Topology([Node(7168, [0]), Node(1024, [1])], maxmem_mib=8192 + 8192,
                 slots=2)
+START = 5 << 30
 VMEM = ['-object', 'memory-backend-ram,id=vmem0,size=4G',
         '-device', 'virtio-mem-pci,id=vm0,memdev=vmem0,node=0,requested-size=4G',
         '-object', 'memory-backend-ram,id=vmem1,size=4G',
@@ -58,9 +60,12 @@ def main():
     sizes = [parse_size(s) << 20 for s in args.sizes.split(',')]
 
     v = versions()
-    g = Guest(TOPO, flavour='perf', extra_args=VMEM, boot_timeout=600)
+    # The memmap of virtio-mem's memory lives in that memory, not in
+    # node 0's boot memory, where it would stay pending (unmovable).
+    g = Guest(TOPO, flavour='perf', extra_args=VMEM, boot_timeout=600,
+              append='memory_hotplug.memmap_on_memory=1')
     print(f"Linux {v.get('LINUX_VERSION')} (perf flavour), QEMU "
-          f"{v.get('QEMU_VERSION')}, accelerator {g.accel}; guest: node 0 6 GiB, "
+          f"{v.get('QEMU_VERSION')}, accelerator {g.accel}; guest: node 0 7 GiB, "
           f"node 1 1 GiB, virtio-mem 4 GiB on node 0 (plugged), 4 GiB on node 1")
     try:
         g.start()
@@ -71,11 +76,11 @@ def main():
             rel, mem = [], []
             for _ in range(args.runs):
                 t0 = time.monotonic()
-                done = relayout(g, [(4 * GiB, size, 1)], timeout=600)
+                done = relayout(g, [(START, size, 1)], timeout=600)
                 rel.append(time.monotonic() - t0)
                 assert done['status'] == 'ok', done
                 pend = sum(n['pending-pages'] for n in nodes(g).values())
-                relayout(g, [(4 * GiB, size, 0)], migrate=True, timeout=600)
+                relayout(g, [(START, size, 0)], migrate=True, timeout=600)
 
                 t0 = time.monotonic()
                 vmem_set(g, {'vm0': 4 * GiB - size, 'vm1': size})
