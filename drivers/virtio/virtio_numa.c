@@ -86,28 +86,6 @@ static bool allow_inject;
 module_param(allow_inject, bool, 0444);
 MODULE_PARM_DESC(allow_inject, "Allow raw events through debugfs (testing only)");
 
-#ifdef CONFIG_DYNAMIC_NUMA
-static unsigned long vnuma_node_pending(int nid)
-{
-	return dnuma_node_pending(nid);
-}
-
-static unsigned long vnuma_node_transplanted(int nid)
-{
-	return dnuma_node_transplanted(nid);
-}
-#else
-static unsigned long vnuma_node_pending(int nid)
-{
-	return 0;
-}
-
-static unsigned long vnuma_node_transplanted(int nid)
-{
-	return 0;
-}
-#endif
-
 /* The host's id for a guest node: its ACPI proximity domain if it has one. */
 static u32 vnuma_host_node(int nid)
 {
@@ -163,7 +141,7 @@ static void vnuma_read_node(int nid, u64 *present, u64 *managed, u64 *free,
 	int tries = 4;
 
 	do {
-		*pending = vnuma_node_pending(nid);
+		*pending = dnuma_node_pending(nid);
 		si_meminfo_node(&si, nid);
 		*managed = si.totalram;
 		*free = si.freeram;
@@ -197,7 +175,7 @@ static void vnuma_add_node_records(struct virtio_numa_event *ev, int nid)
 	vnuma_event_add(ev, VIRTIO_NUMA_R_FREE_PAGES, node, free);
 	vnuma_event_add(ev, VIRTIO_NUMA_R_PENDING_PAGES, node, pending);
 	vnuma_event_add(ev, VIRTIO_NUMA_R_TRANSPLANTED_PAGES, node,
-			vnuma_node_transplanted(nid));
+			dnuma_node_transplanted(nid));
 	vnuma_event_add(ev, VIRTIO_NUMA_R_CPUS, node,
 			cpumask_weight(cpumask_of_node(nid)));
 }
@@ -328,7 +306,6 @@ static void vnuma_cmd_set_report_interval(struct virtio_numa *vn)
 	vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
 }
 
-#ifdef CONFIG_DYNAMIC_NUMA
 /*
  * RELAYOUT: the ranges (sorted, disjoint, block aligned: checked by the
  * parser) now belong to other nodes.  Whether the memory exists, is
@@ -412,20 +389,6 @@ static void vnuma_dnuma_unregister(struct virtio_numa *vn)
 {
 	unregister_dnuma_notifier(&vn->dnuma_nb);
 }
-#else
-static void vnuma_cmd_relayout(struct virtio_numa *vn)
-{
-	vnuma_complete(vn, VIRTIO_NUMA_S_UNSUPPORTED, EOPNOTSUPP);
-}
-
-static void vnuma_dnuma_register(struct virtio_numa *vn)
-{
-}
-
-static void vnuma_dnuma_unregister(struct virtio_numa *vn)
-{
-}
-#endif /* CONFIG_DYNAMIC_NUMA */
 
 static void vnuma_handle_cmd(struct virtio_numa *vn, const void *buf,
 			     unsigned int len)

@@ -110,6 +110,36 @@ static inline bool dnuma_other_zone(struct page *page, struct zone *zone)
 {
 	return false;
 }
+
+struct memlayout_range;
+
+static inline int dnuma_relayout(const struct memlayout_range *r,
+				 unsigned int nr, unsigned int flags,
+				 struct dnuma_result *res)
+{
+	res->why = "Dynamic NUMA is not built in";
+	return -EOPNOTSUPP;
+}
+
+static inline unsigned long dnuma_node_pending(int nid)
+{
+	return 0;
+}
+
+static inline unsigned long dnuma_node_transplanted(int nid)
+{
+	return 0;
+}
+
+static inline int register_dnuma_notifier(struct notifier_block *nb)
+{
+	return 0;
+}
+
+static inline int unregister_dnuma_notifier(struct notifier_block *nb)
+{
+	return 0;
+}
 #endif /* CONFIG_DYNAMIC_NUMA */
 
 #endif /* _LINUX_DNUMA_H */

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from vnuma.device import nodes, relayout, report, totals
-from vnuma.guest import Node, Topology
+from vnuma.guest import FLAVOUR, Node, Topology
 from vnuma.layout import zoneinfo
 from vnuma.qmp import QMPError
 
@@ -18,6 +18,9 @@ MiB = 1 << 20
 PAGE = 4096
 # Node 0 owns [0, 1G), node 1 [1G, 1.5G): all DMA32, all below 4 GiB.
 TOPO = Topology([Node(1024, [0]), Node(512, [1])])
+# Pages a transplant may never get back: none, except on KASAN kernels,
+# whose stack depot takes pages for good wherever they come from.
+UNMOVABLE = 64 if FLAVOUR == 'kasan' else 0
 # How many relayouts the back-and-forth test does (make stress: 1000).
 ROUNDS = int(os.environ.get('VNUMA_RELAYOUT_ROUNDS', '100'))
 
@@ -55,7 +58,7 @@ def wait_settled(g, ranges):
     if totals(ns, 'pending-pages'):
         assert relayout(g, ranges, migrate=True)['status'] == 'ok'
         ns = poll_settled(g, 30)
-    assert not totals(ns, 'pending-pages'), \
+    assert totals(ns, 'pending-pages') <= UNMOVABLE, \
         f"still pending: {ns}\n{g.read('/sys/kernel/debug/dnuma/stats')}" \
         f"{g.read('/sys/kernel/debug/dnuma/pending')}"
     return ns
@@ -106,15 +109,20 @@ def test_relayout_512m_idle(boot):
     moved = 512 * MiB // PAGE
     assert ns[0]['present-pages'] == base[0]['present-pages'] - moved
     assert ns[1]['present-pages'] == base[1]['present-pages'] + moved
-    assert ns[1]['free-pages'] - base[1]['free-pages'] > moved * 9 // 10
-    assert ns[1]['transplanted-pages'] > moved * 9 // 10
+    # The free pages moved are node 1's free pages now.  Slack: what the
+    # guest allocated meanwhile, and per-cpu lists (free pages not counted
+    # as free) whose limits grow with the zone: 2 % + 2 MiB.
+    gained = ns[1]['free-pages'] - base[1]['free-pages']
+    slack = ns[1]['transplanted-pages'] // 50 + 512
+    assert abs(gained - ns[1]['transplanted-pages']) <= slack, (gained, ns)
+    if FLAVOUR != 'kasan':   # KASAN's quarantine and shadow live there too
+        assert ns[1]['transplanted-pages'] > moved * 9 // 10
 
     ns = wait_settled(g, [(512 * MiB, 512 * MiB, 1)])
     assert_consistent(ns, base)
-    # An idle range is all free: managed pages moved with present ones.
-    assert ns[0]['managed-pages'] + ns[1]['managed-pages'] == \
-        base[0]['managed-pages'] + base[1]['managed-pages']
-    assert base[0]['managed-pages'] - ns[0]['managed-pages'] > moved * 9 // 10
+    # Managed pages went with the pages that moved, one for one.
+    assert base[0]['managed-pages'] - ns[0]['managed-pages'] == \
+        ns[1]['transplanted-pages']
     for host in (0, 1):
         mi = g.node_meminfo(pxm[host])
         assert ns[host]['managed-pages'] * 4 == mi['MemTotal']
@@ -131,7 +139,8 @@ def test_relayout_512m_idle(boot):
     assert g.read('/sys/kernel/debug/dnuma/layout').strip() == \
         f'0x20000000-0x3fffffff {pxm[1]}'
     # Nothing pending: the allocator's hook is patched out again.
-    assert 'redirect off' in g.read('/sys/kernel/debug/dnuma/stats')
+    if not totals(ns, 'pending-pages'):
+        assert 'redirect off' in g.read('/sys/kernel/debug/dnuma/stats')
     # The moved memory serves node 1's allocations.
     start_mem(g, 'h', f'hold -n {pxm[1]} -m 600')
     assert stop_mem(g, 'h').endswith(' 0 mismatches')
@@ -197,8 +206,10 @@ def test_relayout_into_empty_node(boot):
     assert done['status'] == 'ok', done
     ns = wait_settled(g, [(256 * MiB, 128 * MiB, 0)])
     assert not ns[2]['with-memory'] and ns[2]['present-pages'] == 0
+    assert ns[2]['managed-pages'] == ns[2]['pending-pages'] <= UNMOVABLE
     for host in (0, 1):
-        assert ns[host]['managed-pages'] == base[host]['managed-pages']
+        assert ns[host]['managed-pages'] <= base[host]['managed-pages']
+    assert totals(ns, 'managed-pages') == totals(base, 'managed-pages')
 
 
 def held_range_relayout(g, migrate):
@@ -220,7 +231,7 @@ def test_relayout_pending_until_freed(boot):
     then the guest reports the end of the transplant by itself."""
     g = boot(TOPO)
     base, ns = held_range_relayout(g, migrate=False)
-    assert ns[0]['pending-pages'] > 256 * MiB // PAGE, ns
+    assert ns[0]['pending-pages'] > 128 * MiB // PAGE, ns
     assert ns[1]['pending-pages'] == 0
     assert 'redirect on' in g.read('/sys/kernel/debug/dnuma/stats')
     held = ns[0]['pending-pages']
@@ -236,9 +247,10 @@ def test_relayout_pending_until_freed(boot):
     # migrate of the stragglers), the guest reports by itself.
     seq = g.qmp.cmd('query-virtio-numa')[0]['report-seq']
     ns = wait_settled(g, [(512 * MiB, 512 * MiB, 1)])
-    assert g.qmp.wait_event('VIRTIO_NUMA_REPORT', 10,
-                            match=lambda e: e['data']['report-seq'] > seq)
-    assert 'redirect off' in g.read('/sys/kernel/debug/dnuma/stats')
+    if not totals(ns, 'pending-pages'):
+        assert g.qmp.wait_event('VIRTIO_NUMA_REPORT', 10,
+                                match=lambda e: e['data']['report-seq'] > seq)
+        assert 'redirect off' in g.read('/sys/kernel/debug/dnuma/stats')
 
 
 def test_relayout_migrate(boot):
@@ -274,6 +286,8 @@ def test_relayout_bad_requests(boot):
     qmp_err([(512 * MiB, blk + 4096, 1)], r"'ranges\[0\].size'")
     qmp_err([(512 * MiB, blk, 1), (2 ** 64 - blk, 2 * blk, 1)],
             r"'ranges\[1\].size'")
+    # 2 MiB blocks: a huge size must be refused before any block walk.
+    qmp_err([(0, 2 ** 62, 1)], r"'ranges\[0\].size' .* larger than the guest")
     qmp_err([(512 * MiB, blk, 3)], r"'ranges\[0\].node' 3 is not a node")
     qmp_err([(4096 * MiB, blk, 1)], r"'ranges\[0\]' .* not all guest RAM")
     qmp_err([(512 * MiB, 2 * blk, 1), (640 * MiB, blk, 0)], 'overlap')

@@ -160,13 +160,18 @@ static void virtio_numa_handle_cmd(VirtIODevice *vdev, VirtQueue *vq)
     virtio_numa_send_next(VIRTIO_NUMA(vdev));
 }
 
+/* All the RAM the guest can have, hotplugged memory included. */
+static uint64_t virtio_numa_max_ram(void)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+
+    return MAX(ms->maxram_size, ms->ram_size);
+}
+
 /* A page count the guest reports cannot exceed all the RAM it can have. */
 static bool virtio_numa_pages_ok(uint64_t pages, uint16_t page_shift)
 {
-    MachineState *ms = MACHINE(qdev_get_machine());
-    uint64_t max_pages = MAX(ms->maxram_size, ms->ram_size) >> page_shift;
-
-    return pages <= max_pages;
+    return pages <= virtio_numa_max_ram() >> page_shift;
 }
 
 /*
@@ -517,6 +522,12 @@ static bool virtio_numa_check_range(VirtIONuma *vn, unsigned int i,
         error_setg(errp, "'ranges[%u].size' 0x%" PRIx64 " is not a non-zero "
                    "multiple of the block size 0x%" PRIx64, i, r->size,
                    vn->block_size);
+        return false;
+    }
+    /* Bounds the block-by-block RAM check below, too. */
+    if (r->size > virtio_numa_max_ram()) {
+        error_setg(errp, "'ranges[%u].size' 0x%" PRIx64 " is larger than "
+                   "the guest's memory", i, r->size);
         return false;
     }
     if (r->node >= virtio_numa_max_nodes()) {
