@@ -31,6 +31,11 @@
 #include <linux/debugfs.h>
 #include <linux/hex.h>
 #include <linux/acpi.h>
+#include <linux/cpu.h>
+#include <linux/kthread.h>
+#include <linux/memory.h>
+#include <linux/memory_hotplug.h>
+#include <linux/sched/signal.h>
 #include <linux/dnuma.h>
 #include <linux/memlayout.h>
 #include <acpi/acpi_numa.h>
@@ -41,6 +46,21 @@
 #define VNUMA_CMD_BUFS		4
 /* Records per node in every completion and report. */
 #define VNUMA_NODE_RECORDS	8
+/* /proc/iomem name of memory we add; the format add_memory_driver_managed() wants. */
+#define VNUMA_RESOURCE_NAME	"System RAM (virtio_numa)"
+
+/*
+ * What NODE_ADD gave one guest node: a range of the device region, added
+ * in memory blocks, some of which a partial NODE_REMOVE may have removed.
+ */
+struct vnuma_added {
+	u64 addr;
+	u64 size;		/* 0: nothing added to this node */
+	unsigned long *present;	/* memory blocks of the range still added */
+	int mgid;		/* its memory group */
+	/* The resource keeps the name; it may outlive the module. */
+	const char *res_name;
+};
 
 struct virtio_numa {
 	struct virtio_device *vdev;
@@ -66,6 +86,15 @@ struct virtio_numa {
 	struct memlayout_range ranges[VIRTIO_NUMA_MAX_RANGES];
 	/* Reports the end of a transplant (pending pages reach zero). */
 	struct notifier_block dnuma_nb;
+	/* Per guest node, what NODE_ADD added (nr_node_ids entries). */
+	struct vnuma_added *added;
+	/*
+	 * Host node ids of nodes that have no proximity domain (spare nodes
+	 * made possible by numa_spare_nodes=), per guest node; U32_MAX: none.
+	 */
+	u32 *spare_host;
+	/* Per CPU, the node it had before CPU_ASSIGN first moved it. */
+	int *home_node;
 
 	/*
 	 * @lock protects @removing and the event queue, which the event
@@ -86,12 +115,51 @@ static bool allow_inject;
 module_param(allow_inject, bool, 0444);
 MODULE_PARM_DESC(allow_inject, "Allow raw events through debugfs (testing only)");
 
-/* The host's id for a guest node: its ACPI proximity domain if it has one. */
-static u32 vnuma_host_node(int nid)
+/*
+ * How NODE_ADD onlines memory.  Movable by default, so that NODE_REMOVE
+ * can take it back: kernel allocations there would pin it.
+ */
+static char *online_policy = "movable";
+module_param(online_policy, charp, 0644);
+MODULE_PARM_DESC(online_policy,
+		 "How added memory is onlined: movable (default), kernel, auto (memhp_default_state) or offline");
+
+/*
+ * A memory block whose pages cannot be migrated (pinned, or no free memory
+ * elsewhere) would keep memory offlining busy forever; give up on it after
+ * this long and report the node removal as partial.
+ */
+static unsigned int offline_timeout_ms = 10000;
+module_param(offline_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(offline_timeout_ms,
+		 "Give up offlining one memory block of a removed node after this many ms (default 10000)");
+
+static int vnuma_online_type(void)
+{
+	if (!strcmp(online_policy, "movable"))
+		return MMOP_ONLINE_MOVABLE;
+	if (!strcmp(online_policy, "kernel"))
+		return MMOP_ONLINE_KERNEL;
+	if (!strcmp(online_policy, "offline"))
+		return MMOP_OFFLINE;
+	if (!strcmp(online_policy, "auto"))
+		return mhp_get_default_online_type();
+	return -EINVAL;
+}
+
+/*
+ * The host's id for a guest node: its ACPI proximity domain if it has one,
+ * else the id NODE_ADD gave a spare node, else the guest's own id.
+ */
+static u32 vnuma_host_node(struct virtio_numa *vn, int nid)
 {
 	int pxm = IS_ENABLED(CONFIG_ACPI_NUMA) ? node_to_pxm(nid) : -1;
 
-	return pxm >= 0 ? pxm : nid;
+	if (pxm >= 0)
+		return pxm;
+	if (vn->spare_host[nid] != U32_MAX)
+		return vn->spare_host[nid];
+	return nid;
 }
 
 /*
@@ -99,10 +167,13 @@ static u32 vnuma_host_node(int nid)
  * nodes by proximity domain, and a domain the firmware did not describe
  * has no node here, whatever the device says.
  */
-static int vnuma_guest_node(u32 host)
+static int vnuma_guest_node(struct virtio_numa *vn, u32 host)
 {
 	int nid;
 
+	for_each_node(nid)
+		if (vn->spare_host[nid] == host)
+			return nid;
 	if (IS_ENABLED(CONFIG_ACPI_NUMA) && !acpi_disabled)
 		nid = host <= INT_MAX ? pxm_to_node(host) : NUMA_NO_NODE;
 	else
@@ -110,6 +181,26 @@ static int vnuma_guest_node(u32 host)
 	if (nid < 0 || nid >= nr_node_ids || !node_possible(nid))
 		return NUMA_NO_NODE;
 	return nid;
+}
+
+/*
+ * A node for a host node the firmware did not describe: the lowest spare
+ * node (possible, offline, no proximity domain, not given to another host
+ * node).  Spare nodes exist when the kernel booted with numa_spare_nodes=.
+ */
+static int vnuma_claim_spare_node(struct virtio_numa *vn, u32 host)
+{
+	int nid;
+
+	for_each_node(nid) {
+		if (node_online(nid) || vn->spare_host[nid] != U32_MAX)
+			continue;
+		if (IS_ENABLED(CONFIG_ACPI_NUMA) && node_to_pxm(nid) >= 0)
+			continue;
+		vn->spare_host[nid] = host;
+		return nid;
+	}
+	return NUMA_NO_NODE;
 }
 
 static unsigned int vnuma_nr_records(void)
@@ -154,9 +245,10 @@ static void vnuma_read_node(int nid, u64 *present, u64 *managed, u64 *free,
 }
 
 /* Per-node accounting records, host node ids. */
-static void vnuma_add_node_records(struct virtio_numa_event *ev, int nid)
+static void vnuma_add_node_records(struct virtio_numa *vn,
+				   struct virtio_numa_event *ev, int nid)
 {
-	u32 node = vnuma_host_node(nid);
+	u32 node = vnuma_host_node(vn, nid);
 	u64 state = VIRTIO_NUMA_NODE_POSSIBLE;
 	u64 present = 0, managed = 0, free = 0, pending = 0;
 
@@ -166,6 +258,8 @@ static void vnuma_add_node_records(struct virtio_numa_event *ev, int nid)
 		state |= VIRTIO_NUMA_NODE_HAS_MEMORY;
 	if (node_state(nid, N_CPU))
 		state |= VIRTIO_NUMA_NODE_HAS_CPU;
+	if (vn->added[nid].size)
+		state |= VIRTIO_NUMA_NODE_ADDED;
 	if (NODE_DATA(nid))
 		vnuma_read_node(nid, &present, &managed, &free, &pending);
 	vnuma_event_add(ev, VIRTIO_NUMA_R_STATE, node, state);
@@ -262,7 +356,7 @@ static void vnuma_send_event(struct virtio_numa *vn, u16 type, u64 id,
 		return;
 	vnuma_event_init(ev, type, id, v, detail, ++vn->seq, nr_node_ids);
 	for_each_node(nid)
-		vnuma_add_node_records(ev, nid);
+		vnuma_add_node_records(vn, ev, nid);
 	vnuma_queue_event(vn, ev, vnuma_event_size(le16_to_cpu(ev->nr_records)));
 }
 
@@ -325,7 +419,7 @@ static void vnuma_cmd_relayout(struct virtio_numa *vn)
 	for (i = 0; i < nr; i++) {
 		vn->ranges[i].start_pfn = PHYS_PFN(w[i].addr);
 		vn->ranges[i].nr_pages = PHYS_PFN(w[i].size);
-		vn->ranges[i].nid = vnuma_guest_node(w[i].node);
+		vn->ranges[i].nid = vnuma_guest_node(vn, w[i].node);
 		if (vn->ranges[i].nid == NUMA_NO_NODE) {
 			dev_warn_ratelimited(&vn->vdev->dev,
 					     "relayout %llu: range %u: host node %u has no node here\n",
@@ -365,6 +459,328 @@ static void vnuma_cmd_relayout(struct virtio_numa *vn)
 			 vn->cmd.id, ret);
 		vnuma_complete(vn, VIRTIO_NUMA_S_FAILED, -ret);
 	}
+}
+
+/* An INVALID completion naming @field, logged: the device sent nonsense. */
+static void vnuma_refuse(struct virtio_numa *vn, u16 field, u32 detail,
+			 const char *why)
+{
+	struct vnuma_verdict v = {
+		.status = VIRTIO_NUMA_S_INVALID,
+		.field = field,
+	};
+
+	dev_warn_ratelimited(&vn->vdev->dev, "%s %llu: %s\n",
+			     vnuma_cmd_name(vn->cmd.type), vn->cmd.id, why);
+	vnuma_send_event(vn, VIRTIO_NUMA_EVENT_COMPLETION, vn->cmd.id, v,
+			 detail);
+}
+
+static unsigned long vnuma_nr_blocks(u64 size)
+{
+	return size / memory_block_size_bytes();
+}
+
+/*
+ * NODE_ADD: the device mapped memory at [addr, addr + size) of its region
+ * (checked by the parser) for host node @node.  The node must be one the
+ * guest can have and must have no memory yet: a node with boot memory is
+ * not the device's to add to.  The memory is added as one static memory
+ * group and onlined as online_policy says.
+ */
+static void vnuma_cmd_node_add(struct virtio_numa *vn)
+{
+	u64 addr = vn->cmd.add.addr, size = vn->cmd.add.size;
+	struct vnuma_added *a;
+	int nid, mgid, type, ret;
+
+	nid = vnuma_guest_node(vn, vn->cmd.add.node);
+	if (nid == NUMA_NO_NODE)
+		nid = vnuma_claim_spare_node(vn, vn->cmd.add.node);
+	if (nid == NUMA_NO_NODE) {
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_NODE, EINVAL,
+			     "host node has no possible node here (no spare node)");
+		return;
+	}
+	a = &vn->added[nid];
+	if (a->size || node_state(nid, N_MEMORY)) {
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_NODE, EEXIST,
+			     "node already has memory");
+		return;
+	}
+	/* Memory is added and removed in whole memory blocks. */
+	if (!IS_ALIGNED(addr, memory_block_size_bytes())) {
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_ADDR, EINVAL,
+			     "address not aligned to the memory block size");
+		return;
+	}
+	if (!IS_ALIGNED(size, memory_block_size_bytes())) {
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_SIZE, EINVAL,
+			     "size not a multiple of the memory block size");
+		return;
+	}
+	type = vnuma_online_type();
+	if (type < 0) {
+		dev_warn(&vn->vdev->dev, "bad online_policy '%s'\n",
+			 online_policy);
+		vnuma_complete(vn, VIRTIO_NUMA_S_FAILED, EINVAL);
+		return;
+	}
+
+	a->present = bitmap_zalloc(vnuma_nr_blocks(size), GFP_KERNEL);
+	a->res_name = kstrdup_const(VNUMA_RESOURCE_NAME, GFP_KERNEL);
+	if (!a->present || !a->res_name) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	mgid = memory_group_register_static(nid, PHYS_PFN(size));
+	if (mgid < 0) {
+		ret = mgid;
+		goto err;
+	}
+	ret = __add_memory_driver_managed(mgid, addr, size, a->res_name,
+					  MHP_NID_IS_MGID, type);
+	if (ret) {
+		memory_group_unregister(mgid);
+		goto err;
+	}
+	bitmap_fill(a->present, vnuma_nr_blocks(size));
+	a->addr = addr;
+	a->size = size;
+	a->mgid = mgid;
+	dev_info(&vn->vdev->dev, "node add %llu: node %d, %llu MiB at 0x%llx\n",
+		 vn->cmd.id, nid, size >> 20, addr);
+	vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
+	return;
+
+err:
+	bitmap_free(a->present);
+	a->present = NULL;
+	kfree_const(a->res_name);
+	a->res_name = NULL;
+	dev_warn(&vn->vdev->dev, "node add %llu: node %d, 0x%llx+0x%llx: %d\n",
+		 vn->cmd.id, nid, addr, size, ret);
+	/* -EEXIST: the range is already memory; the device made it up. */
+	if (ret == -EEXIST) {
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_ADDR, EEXIST,
+			     "range overlaps memory the guest has");
+		return;
+	}
+	vnuma_complete(vn, VIRTIO_NUMA_S_FAILED, -ret);
+}
+
+/*
+ * Memory offlining retries pages it cannot migrate until a signal comes.
+ * It runs in this thread so that a timer can send one.
+ */
+struct vnuma_remover {
+	struct virtio_numa *vn;
+	struct vnuma_added *a;
+	struct task_struct *task;
+	struct timer_list timer;
+	struct completion done;
+	unsigned long removed;
+	int err;
+};
+
+static void vnuma_remover_timeout(struct timer_list *t)
+{
+	struct vnuma_remover *r = from_timer(r, t, timer);
+
+	send_sig(SIGINT, r->task, 1);
+}
+
+/* Remove each block still added, the highest first; keep going past errors. */
+static int vnuma_remover_fn(void *data)
+{
+	struct vnuma_remover *r = data;
+	struct vnuma_added *a = r->a;
+	u64 bs = memory_block_size_bytes();
+	long i;
+	int ret;
+
+	allow_signal(SIGINT);
+	for (i = vnuma_nr_blocks(a->size) - 1; i >= 0; i--) {
+		if (!test_bit(i, a->present))
+			continue;
+		mod_timer(&r->timer, jiffies + msecs_to_jiffies(offline_timeout_ms));
+		ret = offline_and_remove_memory(a->addr + i * bs, bs);
+		del_timer_sync(&r->timer);
+		flush_signals(current);
+		if (ret) {
+			dev_info(&r->vn->vdev->dev,
+				 "memory block 0x%llx stays: %s (%d)\n",
+				 a->addr + i * bs,
+				 ret == -EINTR ? "pages in use did not migrate in time"
+					       : "cannot offline", ret);
+			r->err = ret == -EINTR ? -EBUSY : ret;
+			continue;
+		}
+		clear_bit(i, a->present);
+		r->removed++;
+	}
+	complete(&r->done);
+	return 0;
+}
+
+/* Offline and remove what NODE_ADD added to @a; returns the blocks removed. */
+static unsigned long vnuma_remove_memory(struct virtio_numa *vn,
+					 struct vnuma_added *a, int *err)
+{
+	struct vnuma_remover r = { .vn = vn, .a = a };
+
+	init_completion(&r.done);
+	timer_setup_on_stack(&r.timer, vnuma_remover_timeout, 0);
+	r.task = kthread_create(vnuma_remover_fn, &r, "vnuma-remove");
+	if (IS_ERR(r.task)) {
+		*err = PTR_ERR(r.task);
+		destroy_timer_on_stack(&r.timer);
+		return 0;
+	}
+	/* The thread frees itself when done; the timer needs it until then. */
+	get_task_struct(r.task);
+	wake_up_process(r.task);
+	wait_for_completion(&r.done);
+	kthread_stop(r.task);
+	put_task_struct(r.task);
+	destroy_timer_on_stack(&r.timer);
+	*err = r.err;
+	return r.removed;
+}
+
+/* Where a CPU of a node that goes away returns to. */
+static int vnuma_cpu_home(struct virtio_numa *vn, unsigned int cpu, int gone)
+{
+	int nid = vn->home_node[cpu];
+
+	if (nid != NUMA_NO_NODE && nid != gone && node_online(nid))
+		return nid;
+	for_each_node_state(nid, N_MEMORY)
+		if (nid != gone)
+			return nid;
+	return NUMA_NO_NODE;
+}
+
+/* Move the CPUs of node @nid back where they came from. */
+static int vnuma_move_cpus_home(struct virtio_numa *vn, int nid)
+{
+	unsigned int cpu;
+	int home, ret;
+
+	for_each_present_cpu(cpu) {
+		if (cpu_to_node(cpu) != nid)
+			continue;
+		home = vnuma_cpu_home(vn, cpu, nid);
+		if (home == NUMA_NO_NODE)
+			return -EBUSY;
+		ret = cpu_move_to_node(cpu, home);
+		if (ret) {
+			dev_warn(&vn->vdev->dev,
+				 "node remove %llu: CPU %u stays in node %d: %d\n",
+				 vn->cmd.id, cpu, nid, ret);
+			return ret;
+		}
+		vn->home_node[cpu] = NUMA_NO_NODE;
+	}
+	return 0;
+}
+
+/*
+ * NODE_REMOVE: give back what NODE_ADD added to a node.  Its CPUs go home
+ * first (the node is offlined with its last memory, when it has no CPU);
+ * then its memory is offlined and removed, its data migrating to other
+ * nodes.  Memory in use that cannot move stays: the command completes
+ * PARTIAL (some removed) or FAILED (none), and a later NODE_REMOVE tries
+ * again.  The device may unmap the memory only after an OK completion.
+ */
+static void vnuma_cmd_node_remove(struct virtio_numa *vn)
+{
+	struct vnuma_added *a;
+	unsigned long removed, left;
+	int nid, err;
+
+	nid = vnuma_guest_node(vn, vn->cmd.remove_node);
+	if (nid == NUMA_NO_NODE || !vn->added[nid].size) {
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_NODE, ENOENT,
+			     "node has no memory this device added");
+		return;
+	}
+	a = &vn->added[nid];
+	err = vnuma_move_cpus_home(vn, nid);
+	if (err) {
+		vnuma_complete(vn, VIRTIO_NUMA_S_FAILED, -err);
+		return;
+	}
+
+	removed = vnuma_remove_memory(vn, a, &err);
+	left = bitmap_weight(a->present, vnuma_nr_blocks(a->size));
+	dev_info(&vn->vdev->dev,
+		 "node remove %llu: node %d, %lu memory blocks removed, %lu left\n",
+		 vn->cmd.id, nid, removed, left);
+	if (left) {
+		vnuma_complete(vn, removed ? VIRTIO_NUMA_S_PARTIAL
+					   : VIRTIO_NUMA_S_FAILED,
+			       err ? -err : EBUSY);
+		return;
+	}
+	/* Fails only while memory is in the group: none is. */
+	WARN_ON_ONCE(memory_group_unregister(a->mgid));
+	bitmap_free(a->present);
+	kfree_const(a->res_name);
+	memset(a, 0, sizeof(*a));
+	vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
+}
+
+/* The logical CPU of an ACPI processor UID, as the device names CPUs. */
+static int vnuma_cpu_of_uid(u32 uid)
+{
+	unsigned int cpu;
+
+	for_each_present_cpu(cpu) {
+#ifdef CONFIG_X86
+		if (cpu_acpi_id(cpu) == uid)
+			return cpu;
+#else
+		if (cpu == uid)
+			return cpu;
+#endif
+	}
+	return -ENODEV;
+}
+
+/*
+ * CPU_ASSIGN: a vCPU now runs on another host node.  The CPU goes offline,
+ * changes node and comes back.  The node must be online (added first).
+ */
+static void vnuma_cmd_cpu_assign(struct virtio_numa *vn)
+{
+	int nid, cpu, from, ret;
+
+	nid = vnuma_guest_node(vn, vn->cmd.cpu_assign.node);
+	if (nid == NUMA_NO_NODE || !node_online(nid)) {
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_NODE, EINVAL,
+			     "node is not online here");
+		return;
+	}
+	cpu = vnuma_cpu_of_uid(vn->cmd.cpu_assign.cpu);
+	if (cpu < 0) {
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_CPU, ENODEV,
+			     "no present CPU has that ACPI id");
+		return;
+	}
+	from = cpu_to_node(cpu);
+	ret = cpu_move_to_node(cpu, nid);
+	if (ret) {
+		dev_warn(&vn->vdev->dev, "cpu assign %llu: CPU %d to node %d: %d\n",
+			 vn->cmd.id, cpu, nid, ret);
+		vnuma_complete(vn, VIRTIO_NUMA_S_FAILED, -ret);
+		return;
+	}
+	if (vn->home_node[cpu] == NUMA_NO_NODE && from != nid)
+		vn->home_node[cpu] = from;
+	dev_info(&vn->vdev->dev, "cpu assign %llu: CPU %d from node %d to node %d\n",
+		 vn->cmd.id, cpu, from, nid);
+	vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
 }
 
 /* A transplant ended: tell the device at once, from the ordered queue. */
@@ -423,6 +839,15 @@ static void vnuma_handle_cmd(struct virtio_numa *vn, const void *buf,
 		break;
 	case VIRTIO_NUMA_CMD_RELAYOUT:
 		vnuma_cmd_relayout(vn);
+		break;
+	case VIRTIO_NUMA_CMD_NODE_ADD:
+		vnuma_cmd_node_add(vn);
+		break;
+	case VIRTIO_NUMA_CMD_NODE_REMOVE:
+		vnuma_cmd_node_remove(vn);
+		break;
+	case VIRTIO_NUMA_CMD_CPU_ASSIGN:
+		vnuma_cmd_cpu_assign(vn);
 		break;
 	default:
 		/* Parsed, but its feature is one we never negotiate. */
@@ -557,10 +982,13 @@ static int vnuma_read_config(struct virtio_numa *vn)
 		lim->max_ranges = VIRTIO_NUMA_MAX_RANGES;
 	/*
 	 * virtio_has_feature() may only be asked about features in the
-	 * driver's table: node_hotplug, cpu_assign and distance stay false.
+	 * driver's table: distance stays false.
 	 */
 	lim->relayout = IS_ENABLED(CONFIG_DYNAMIC_NUMA) &&
 			virtio_has_feature(vdev, VIRTIO_NUMA_F_RELAYOUT);
+	lim->node_hotplug = virtio_has_feature(vdev, VIRTIO_NUMA_F_NODE_HOTPLUG);
+	lim->cpu_assign = IS_ENABLED(CONFIG_HOTPLUG_CPU) &&
+			  virtio_has_feature(vdev, VIRTIO_NUMA_F_CPU_ASSIGN);
 	return 0;
 }
 
@@ -640,6 +1068,46 @@ static void vnuma_shutdown(struct virtio_numa *vn)
 	vnuma_free_cmd_bufs(vn);
 }
 
+static int vnuma_alloc_state(struct virtio_numa *vn)
+{
+	int i;
+
+	vn->added = kcalloc(nr_node_ids, sizeof(*vn->added), GFP_KERNEL);
+	vn->spare_host = kmalloc_array(nr_node_ids, sizeof(*vn->spare_host),
+				       GFP_KERNEL);
+	vn->home_node = kmalloc_array(nr_cpu_ids, sizeof(*vn->home_node),
+				      GFP_KERNEL);
+	if (!vn->added || !vn->spare_host || !vn->home_node)
+		return -ENOMEM;
+	for (i = 0; i < nr_node_ids; i++)
+		vn->spare_host[i] = U32_MAX;
+	for (i = 0; i < nr_cpu_ids; i++)
+		vn->home_node[i] = NUMA_NO_NODE;
+	return 0;
+}
+
+/*
+ * Memory NODE_ADD added stays in the guest when the driver goes: it is the
+ * guest's RAM now, and the device keeps it mapped.  A driver bound later
+ * does not know it as its own.
+ */
+static void vnuma_free_state(struct virtio_numa *vn)
+{
+	int nid;
+
+	for (nid = 0; vn->added && nid < nr_node_ids; nid++) {
+		if (!vn->added[nid].size)
+			continue;
+		dev_warn(&vn->vdev->dev,
+			 "node %d keeps %llu MiB added at 0x%llx\n", nid,
+			 vn->added[nid].size >> 20, vn->added[nid].addr);
+		bitmap_free(vn->added[nid].present);
+	}
+	kfree(vn->added);
+	kfree(vn->spare_host);
+	kfree(vn->home_node);
+}
+
 static int virtio_numa_probe(struct virtio_device *vdev)
 {
 	struct virtio_numa *vn;
@@ -659,6 +1127,9 @@ static int virtio_numa_probe(struct virtio_device *vdev)
 	INIT_WORK(&vn->cmd_work, vnuma_cmd_work);
 	INIT_DELAYED_WORK(&vn->report_work, vnuma_report_work);
 
+	err = vnuma_alloc_state(vn);
+	if (err)
+		goto out_free;
 	err = vnuma_read_config(vn);
 	if (err)
 		goto out_free;
@@ -695,6 +1166,7 @@ static int virtio_numa_probe(struct virtio_device *vdev)
 out_wq:
 	destroy_workqueue(vn->wq);
 out_free:
+	vnuma_free_state(vn);
 	kfree(vn);
 	vdev->priv = NULL;
 	return err;
@@ -706,6 +1178,7 @@ static void virtio_numa_remove(struct virtio_device *vdev)
 
 	vnuma_shutdown(vn);
 	destroy_workqueue(vn->wq);
+	vnuma_free_state(vn);
 	kfree(vn);
 	vdev->priv = NULL;
 }
@@ -715,10 +1188,13 @@ static const struct virtio_device_id id_table[] = {
 	{ 0 },
 };
 
-/* NODE_HOTPLUG is negotiated once it is implemented. */
 static unsigned int features[] = {
+	VIRTIO_NUMA_F_NODE_HOTPLUG,
 #ifdef CONFIG_DYNAMIC_NUMA
 	VIRTIO_NUMA_F_RELAYOUT,
+#endif
+#ifdef CONFIG_HOTPLUG_CPU
+	VIRTIO_NUMA_F_CPU_ASSIGN,
 #endif
 };
 
