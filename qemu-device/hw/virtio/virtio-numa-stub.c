@@ -45,3 +45,20 @@ VirtioNumaCommandId *qmp_virtio_numa_relayout(const char *id,
 {
     return virtio_numa_not_built(errp);
 }
+
+VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(const char *id,
+                                                  int64_t node,
+                                                  const char *memdev,
+                                                  bool has_cpus,
+                                                  uint32List *cpus,
+                                                  Error **errp)
+{
+    return virtio_numa_not_built(errp);
+}
+
+VirtioNumaCommandId *qmp_virtio_numa_node_remove(const char *id,
+                                                 int64_t node,
+                                                 Error **errp)
+{
+    return virtio_numa_not_built(errp);
+}

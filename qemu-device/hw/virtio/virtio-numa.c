@@ -29,8 +29,12 @@
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-numa.h"
+#include "hw/core/cpu.h"
+#include "migration/blocker.h"
 #include "migration/misc.h"
 #include "migration/vmstate.h"
+#include "system/hostmem.h"
+#include "system/reset.h"
 
 #define VIRTIO_NUMA_DEFAULT_BLOCK_SIZE (128 * MiB)
 #define VIRTIO_NUMA_QUEUE_SIZE 16
@@ -286,6 +290,9 @@ static const char *virtio_numa_check_event(VirtIONuma *vn,
     return NULL;
 }
 
+static void virtio_numa_cmd_ended(VirtIONuma *vn, const VirtIONumaCmd *cmd,
+                                  uint16_t status);
+
 static void virtio_numa_process_event(VirtIONuma *vn, const void *buf,
                                       size_t size)
 {
@@ -309,6 +316,8 @@ static void virtio_numa_process_event(VirtIONuma *vn, const void *buf,
     vn->report = *rep;
 
     if (le16_to_cpu(ev->type) == VIRTIO_NUMA_EVENT_COMPLETION) {
+        virtio_numa_cmd_ended(vn, &vn->queue[vn->queue_head],
+                              le16_to_cpu(ev->status));
         virtio_numa_record_done(vn, &vn->queue[vn->queue_head],
                                 le16_to_cpu(ev->status),
                                 le16_to_cpu(ev->field),
@@ -755,6 +764,423 @@ VirtioNumaInfoList *qmp_query_virtio_numa(Error **errp)
     return list;
 }
 
+/* --- device memory: where the memory of added nodes lives --- */
+
+/*
+ * The container the machine maps at memaddr.  Called before realize, by
+ * the memory device pre-plug, so the properties are checked here too.
+ * Without a region-size the device has no memory and no node hotplug.
+ */
+MemoryRegion *virtio_numa_get_memory_region(VirtIONuma *vn, Error **errp)
+{
+    if (!vn->region_size) {
+        return NULL;
+    }
+    if (!vn->mr) {
+        if (!is_power_of_2(vn->block_size) ||
+            !QEMU_IS_ALIGNED(vn->region_size, vn->block_size)) {
+            error_setg(errp, "'%s' must be a multiple of '%s' (0x%" PRIx64
+                       "), a power of two, not 0x%" PRIx64,
+                       VIRTIO_NUMA_REGION_SIZE_PROP,
+                       VIRTIO_NUMA_BLOCK_SIZE_PROP, vn->block_size,
+                       vn->region_size);
+            return NULL;
+        }
+        vn->mr = g_new0(MemoryRegion, 1);
+        memory_region_init(vn->mr, OBJECT(vn), "virtio-numa",
+                           vn->region_size);
+        /* Nodes are mapped at block_size multiples, and so is the region. */
+        vn->mr->align = vn->block_size;
+    }
+    return vn->mr;
+}
+
+uint64_t virtio_numa_plugged_size(VirtIONuma *vn)
+{
+    uint64_t size = 0;
+    unsigned int i;
+
+    for (i = 0; i < MAX_NODES; i++) {
+        size += vn->added[i].size;
+    }
+    return size;
+}
+
+/* Each added node is one memory slot; any node without boot memory may be. */
+unsigned int virtio_numa_memslots(VirtIONuma *vn)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    unsigned int i, n = 0;
+
+    for (i = 0; ms->numa_state && i < ms->numa_state->num_nodes; i++) {
+        n += !ms->numa_state->nodes[i].node_mem;
+    }
+    return MAX(n, 1);
+}
+
+void virtio_numa_fill_device_info(VirtIONuma *vn, VirtioNUMADeviceInfo *vi)
+{
+    VirtioNUMADeviceNodeList **tail = &vi->nodes;
+    unsigned int i;
+
+    vi->memaddr = vn->addr;
+    vi->region_size = vn->region_size;
+    vi->block_size = vn->block_size;
+    vi->size = virtio_numa_plugged_size(vn);
+    for (i = 0; i < MAX_NODES; i++) {
+        const VirtIONumaAdded *a = &vn->added[i];
+        VirtioNUMADeviceNode *n;
+
+        if (!a->memdev) {
+            continue;
+        }
+        n = g_new0(VirtioNUMADeviceNode, 1);
+        n->node = i;
+        n->memdev = object_get_canonical_path(OBJECT(a->memdev));
+        n->memaddr = vn->addr + a->offset;
+        n->size = a->size;
+        QAPI_LIST_APPEND(tail, n);
+    }
+}
+
+bool virtio_numa_unplug_check(VirtIONuma *vn, Error **errp)
+{
+    if (virtio_numa_plugged_size(vn)) {
+        error_setg(errp, "virtio-numa '%s' still has nodes added; remove "
+                   "them first", virtio_numa_id(vn));
+        return false;
+    }
+    return true;
+}
+
+/* The lowest offset in the region where @size bytes fit, or UINT64_MAX. */
+static uint64_t virtio_numa_find_gap(VirtIONuma *vn, uint64_t size,
+                                     uint64_t align)
+{
+    uint64_t off = 0;
+    unsigned int i;
+    bool moved;
+
+    do {
+        moved = false;
+        for (i = 0; i < MAX_NODES && off <= vn->region_size - size; i++) {
+            const VirtIONumaAdded *a = &vn->added[i];
+
+            if (a->memdev && off < a->offset + a->size &&
+                a->offset < off + size) {
+                off = ROUND_UP(a->offset + a->size, align);
+                moved = true;
+            }
+        }
+    } while (moved && off <= vn->region_size - size);
+    return off <= vn->region_size - size ? off : UINT64_MAX;
+}
+
+static void virtio_numa_unmap(VirtIONuma *vn, unsigned int node)
+{
+    VirtIONumaAdded *a = &vn->added[node];
+    MemoryRegion *mr;
+
+    if (!a->memdev) {
+        return;
+    }
+    mr = host_memory_backend_get_memory(a->memdev);
+    vmstate_unregister_ram(mr, DEVICE(vn));
+    memory_region_del_subregion(vn->mr, mr);
+    host_memory_backend_set_mapped(a->memdev, false);
+    object_unref(OBJECT(a->memdev));
+    memset(a, 0, sizeof(*a));
+    if (!virtio_numa_plugged_size(vn)) {
+        migrate_del_blocker(&vn->migration_blocker);
+    }
+}
+
+/* Map @be for @node at the lowest free offset of the region. */
+static bool virtio_numa_map(VirtIONuma *vn, unsigned int node,
+                            HostMemoryBackend *be, Error **errp)
+{
+    MemoryRegion *mr = host_memory_backend_get_memory(be);
+    uint64_t size = memory_region_size(mr);
+    uint64_t align = MAX(vn->block_size, memory_region_get_alignment(mr));
+    VirtIONumaAdded *a = &vn->added[node];
+    uint64_t off;
+
+    off = size <= vn->region_size ?
+          virtio_numa_find_gap(vn, size, align) : UINT64_MAX;
+    if (off == UINT64_MAX) {
+        error_setg(errp, "virtio-numa '%s': no free 0x%" PRIx64 " bytes "
+                   "left in its region of 0x%" PRIx64 " ('%s')",
+                   virtio_numa_id(vn), size, vn->region_size,
+                   VIRTIO_NUMA_REGION_SIZE_PROP);
+        return false;
+    }
+    if (!vn->migration_blocker) {
+        error_setg(&vn->migration_blocker, "virtio-numa '%s' has nodes added "
+                   "at run time, which cannot migrate yet",
+                   virtio_numa_id(vn));
+        if (migrate_add_blocker(&vn->migration_blocker, errp) < 0) {
+            return false;
+        }
+    }
+    a->memdev = be;
+    a->offset = off;
+    a->size = size;
+    object_ref(OBJECT(be));
+    host_memory_backend_set_mapped(be, true);
+    memory_region_add_subregion(vn->mr, off, mr);
+    vmstate_register_ram(mr, DEVICE(vn));
+    return true;
+}
+
+/* A host memory backend that can become a node's memory, or NULL. */
+static HostMemoryBackend *virtio_numa_backend(VirtIONuma *vn,
+                                              const char *memdev,
+                                              Error **errp)
+{
+    Object *obj = object_resolve_path_component(object_get_objects_root(),
+                                                memdev);
+    HostMemoryBackend *be;
+    MemoryRegion *mr;
+    uint64_t size;
+
+    be = obj ? (HostMemoryBackend *)object_dynamic_cast(obj,
+                                                        TYPE_MEMORY_BACKEND)
+             : NULL;
+    if (!be) {
+        error_setg(errp, "'memdev': '%s' is not a memory backend object",
+                   memdev);
+        return NULL;
+    }
+    if (host_memory_backend_is_mapped(be)) {
+        error_setg(errp, "'memdev': memory backend '%s' is in use", memdev);
+        return NULL;
+    }
+    mr = host_memory_backend_get_memory(be);
+    if (!mr || !memory_region_is_ram(mr) || memory_region_is_rom(mr) ||
+        !mr->ram_block) {
+        error_setg(errp, "'memdev': memory backend '%s' is not RAM", memdev);
+        return NULL;
+    }
+    size = memory_region_size(mr);
+    if (!size || !QEMU_IS_ALIGNED(size, vn->block_size)) {
+        error_setg(errp, "'memdev': memory backend '%s' has 0x%" PRIx64
+                   " bytes, not a multiple of the block size 0x%" PRIx64,
+                   memdev, size, vn->block_size);
+        return NULL;
+    }
+    return be;
+}
+
+/* Host node @node for NODE_ADD: declared, empty at boot, not added yet. */
+static bool virtio_numa_check_add_node(VirtIONuma *vn, int64_t node,
+                                       Error **errp)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    uint16_t max_nodes = virtio_numa_max_nodes();
+
+    if (node < 0 || node >= max_nodes) {
+        error_setg(errp, "'node' must be below %u (the -numa nodes), "
+                   "not %" PRId64, max_nodes, node);
+        return false;
+    }
+    if (ms->numa_state->nodes[node].node_mem) {
+        error_setg(errp, "'node': node %" PRId64 " has boot memory", node);
+        return false;
+    }
+    if (vn->added[node].memdev) {
+        error_setg(errp, "'node': node %" PRId64 " was added already", node);
+        return false;
+    }
+    return true;
+}
+
+/* vCPUs for CPU_ASSIGN: existing, each named once. */
+static bool virtio_numa_check_cpus(VirtIONuma *vn, const uint32List *cpus,
+                                   unsigned int *nr, Error **errp)
+{
+    const uint32List *l, *m;
+
+    *nr = 0;
+    for (l = cpus; l; l = l->next, (*nr)++) {
+        if (!qemu_get_cpu(l->value)) {
+            error_setg(errp, "'cpus': there is no vCPU with cpu-index %"
+                       PRIu32, l->value);
+            return false;
+        }
+        for (m = cpus; m != l; m = m->next) {
+            if (m->value == l->value) {
+                error_setg(errp, "'cpus': vCPU %" PRIu32 " named twice",
+                           l->value);
+                return false;
+            }
+        }
+    }
+    if (*nr && !virtio_vdev_has_feature(VIRTIO_DEVICE(vn),
+                                        VIRTIO_NUMA_F_CPU_ASSIGN)) {
+        error_setg(errp, "'cpus': the guest driver of virtio-numa '%s' "
+                   "cannot move vCPUs", virtio_numa_id(vn));
+        return false;
+    }
+    if (vn->queue_len + 1 + *nr > VIRTIO_NUMA_QUEUE_MAX) {
+        error_setg(errp, "'cpus': virtio-numa '%s' has room for %u more "
+                   "commands, not %u", virtio_numa_id(vn),
+                   VIRTIO_NUMA_QUEUE_MAX - vn->queue_len, 1 + *nr);
+        return false;
+    }
+    return true;
+}
+
+VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(const char *id,
+                                                  int64_t node,
+                                                  const char *memdev,
+                                                  bool has_cpus,
+                                                  uint32List *cpus,
+                                                  Error **errp)
+{
+    struct virtio_numa_cmd_node_add add = {};
+    g_autofree VirtioNumaCommandId *cid = NULL;
+    VirtioNumaNodeAddResult *ret;
+    uint64List **tail;
+    HostMemoryBackend *be;
+    unsigned int nr_cpus;
+    uint32List *l;
+    VirtIONuma *vn;
+
+    vn = virtio_numa_find_for_cmd(id, errp);
+    if (!vn) {
+        return NULL;
+    }
+    if (!vn->region_size) {
+        error_setg(errp, "virtio-numa '%s' has no device memory: create it "
+                   "with '%s'", id, VIRTIO_NUMA_REGION_SIZE_PROP);
+        return NULL;
+    }
+    if (!virtio_vdev_has_feature(VIRTIO_DEVICE(vn),
+                                 VIRTIO_NUMA_F_NODE_HOTPLUG)) {
+        error_setg(errp, "virtio-numa '%s': the guest driver has not "
+                   "accepted node hotplug (no driver, or one without it)",
+                   id);
+        return NULL;
+    }
+    if (!virtio_numa_check_add_node(vn, node, errp) ||
+        !virtio_numa_check_cpus(vn, cpus, &nr_cpus, errp)) {
+        return NULL;
+    }
+    be = virtio_numa_backend(vn, memdev, errp);
+    if (!be || !virtio_numa_map(vn, node, be, errp)) {
+        return NULL;
+    }
+
+    add.node = cpu_to_le32(node);
+    add.addr = cpu_to_le64(vn->addr + vn->added[node].offset);
+    add.size = cpu_to_le64(vn->added[node].size);
+    cid = virtio_numa_queue(vn, VIRTIO_NUMA_CMD_NODE_ADD, 0, &add,
+                            sizeof(add));
+    ret = g_new0(VirtioNumaNodeAddResult, 1);
+    ret->command_id = cid->command_id;
+    tail = &ret->cpu_command_ids;
+    for (l = cpus; l; l = l->next) {
+        struct virtio_numa_cmd_cpu_assign ca = {
+            .node = cpu_to_le32(node),
+            .cpu = cpu_to_le32(l->value),
+        };
+        g_autofree VirtioNumaCommandId *c =
+            virtio_numa_queue(vn, VIRTIO_NUMA_CMD_CPU_ASSIGN, 0, &ca,
+                              sizeof(ca));
+
+        QAPI_LIST_APPEND(tail, c->command_id);
+    }
+    ret->has_cpu_command_ids = nr_cpus;
+    return ret;
+}
+
+VirtioNumaCommandId *qmp_virtio_numa_node_remove(const char *id,
+                                                 int64_t node,
+                                                 Error **errp)
+{
+    struct virtio_numa_cmd_node_remove rm = {};
+    MachineState *ms = MACHINE(qdev_get_machine());
+    VirtIONuma *vn;
+
+    vn = virtio_numa_find_for_cmd(id, errp);
+    if (!vn) {
+        return NULL;
+    }
+    if (node < 0 || node >= virtio_numa_max_nodes()) {
+        error_setg(errp, "'node' must be below %u (the -numa nodes), "
+                   "not %" PRId64, virtio_numa_max_nodes(), node);
+        return NULL;
+    }
+    if (ms->numa_state->nodes[node].node_mem) {
+        error_setg(errp, "'node': node %" PRId64 " has boot memory, which "
+                   "cannot be removed", node);
+        return NULL;
+    }
+    if (!vn->added[node].memdev) {
+        error_setg(errp, "'node': node %" PRId64 " was not added by "
+                   "virtio-numa '%s'", node, id);
+        return NULL;
+    }
+    rm.node = cpu_to_le32(node);
+    return virtio_numa_queue(vn, VIRTIO_NUMA_CMD_NODE_REMOVE, 0, &rm,
+                             sizeof(rm));
+}
+
+/*
+ * A command ended.  The guest took no memory of a NODE_ADD that did not
+ * complete OK, and gave back a node's memory when NODE_REMOVE did: only
+ * then is the backend unmapped.  A PARTIAL or FAILED removal leaves it.
+ */
+static void virtio_numa_cmd_ended(VirtIONuma *vn, const VirtIONumaCmd *cmd,
+                                  uint16_t status)
+{
+    const struct virtio_numa_cmd_hdr *hdr = (const void *)cmd->buf;
+    uint32_t node;
+
+    if (cmd->type == VIRTIO_NUMA_CMD_NODE_ADD && status != VIRTIO_NUMA_S_OK) {
+        const struct virtio_numa_cmd_node_add *add = (const void *)(hdr + 1);
+
+        node = le32_to_cpu(add->node);
+        /* Injected bytes may name a node added by another command. */
+        if (node >= MAX_NODES || !vn->added[node].memdev ||
+            le64_to_cpu(add->addr) != vn->addr + vn->added[node].offset) {
+            return;
+        }
+    } else if (cmd->type == VIRTIO_NUMA_CMD_NODE_REMOVE &&
+               status == VIRTIO_NUMA_S_OK) {
+        const struct virtio_numa_cmd_node_remove *rm =
+            (const void *)(hdr + 1);
+
+        node = le32_to_cpu(rm->node);
+    } else {
+        return;
+    }
+    if (node < MAX_NODES) {
+        virtio_numa_unmap(vn, node);
+    }
+}
+
+/*
+ * The machine resets: the guest that used added nodes is gone, and the
+ * next one boots with the nodes it had at boot.  Commands still queued
+ * were meant for the old guest.
+ */
+static void virtio_numa_system_reset(void *opaque)
+{
+    VirtIONuma *vn = opaque;
+    unsigned int i;
+
+    while (vn->queue_len) {
+        virtio_numa_record_done(vn, &vn->queue[vn->queue_head],
+                                VIRTIO_NUMA_STATUS_CANCELLED,
+                                VIRTIO_NUMA_FIELD_NONE, 0);
+        virtio_numa_pop_cmd(vn);
+    }
+    for (i = 0; i < MAX_NODES; i++) {
+        virtio_numa_unmap(vn, i);
+    }
+}
+
 /* --- virtio --- */
 
 static void virtio_numa_get_config(VirtIODevice *vdev, uint8_t *config_data)
@@ -764,6 +1190,8 @@ static void virtio_numa_get_config(VirtIODevice *vdev, uint8_t *config_data)
 
     memset(config, 0, sizeof(*config));
     config->block_size = cpu_to_le64(vn->block_size);
+    config->region_addr = cpu_to_le64(vn->region_size ? vn->addr : 0);
+    config->region_size = cpu_to_le64(vn->region_size);
     config->max_nodes = cpu_to_le16(virtio_numa_max_nodes());
     config->max_ranges = cpu_to_le16(VIRTIO_NUMA_MAX_RANGES);
 }
@@ -771,8 +1199,14 @@ static void virtio_numa_get_config(VirtIODevice *vdev, uint8_t *config_data)
 static uint64_t virtio_numa_get_features(VirtIODevice *vdev, uint64_t features,
                                          Error **errp)
 {
-    /* NODE_HOTPLUG is offered once the device does it. */
+    VirtIONuma *vn = VIRTIO_NUMA(vdev);
+
+    /* Nodes can be added only into device memory. */
+    if (vn->region_size) {
+        virtio_add_feature(&features, VIRTIO_NUMA_F_NODE_HOTPLUG);
+    }
     virtio_add_feature(&features, VIRTIO_NUMA_F_RELAYOUT);
+    virtio_add_feature(&features, VIRTIO_NUMA_F_CPU_ASSIGN);
     return features;
 }
 
@@ -819,11 +1253,19 @@ static void virtio_numa_device_realize(DeviceState *dev, Error **errp)
         return;
     }
 
+    if (vn->region_size && !vn->mr) {
+        error_setg(errp, "'%s' needs the device plugged as a memory device "
+                   "(on a machine with 'maxmem')",
+                   VIRTIO_NUMA_REGION_SIZE_PROP);
+        return;
+    }
+
     virtio_init(vdev, VIRTIO_ID_NUMA, sizeof(struct virtio_numa_config));
     vn->cmd_vq = virtio_add_queue(vdev, VIRTIO_NUMA_QUEUE_SIZE,
                                   virtio_numa_handle_cmd);
     vn->event_vq = virtio_add_queue(vdev, VIRTIO_NUMA_QUEUE_SIZE,
                                     virtio_numa_handle_event);
+    qemu_register_reset(virtio_numa_system_reset, vn);
 }
 
 static void virtio_numa_device_unrealize(DeviceState *dev)
@@ -831,9 +1273,16 @@ static void virtio_numa_device_unrealize(DeviceState *dev)
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIONuma *vn = VIRTIO_NUMA(dev);
 
+    qemu_unregister_reset(virtio_numa_system_reset, vn);
     virtio_delete_queue(vn->cmd_vq);
     virtio_delete_queue(vn->event_vq);
     virtio_cleanup(vdev);
+}
+
+/* The core unreferenced the container when the device was unplugged. */
+static void virtio_numa_instance_finalize(Object *obj)
+{
+    g_free(VIRTIO_NUMA(obj)->mr);
 }
 
 /* The stream is input too: refuse indices and sizes we could not use. */
@@ -935,6 +1384,8 @@ static const Property virtio_numa_properties[] = {
                      VIRTIO_NUMA_DEFAULT_BLOCK_SIZE),
     DEFINE_PROP_BOOL(VIRTIO_NUMA_ALLOW_INJECT_PROP, VirtIONuma, allow_inject,
                      false),
+    DEFINE_PROP_UINT64(VIRTIO_NUMA_ADDR_PROP, VirtIONuma, addr, 0),
+    DEFINE_PROP_SIZE(VIRTIO_NUMA_REGION_SIZE_PROP, VirtIONuma, region_size, 0),
 };
 
 static void virtio_numa_class_init(ObjectClass *klass, void *data)
@@ -958,6 +1409,7 @@ static const TypeInfo virtio_numa_type_info = {
     .name = TYPE_VIRTIO_NUMA,
     .parent = TYPE_VIRTIO_DEVICE,
     .instance_size = sizeof(VirtIONuma),
+    .instance_finalize = virtio_numa_instance_finalize,
     .class_init = virtio_numa_class_init,
 };
 

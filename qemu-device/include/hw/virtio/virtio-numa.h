@@ -9,6 +9,8 @@
 
 #include "standard-headers/linux/virtio_numa.h"
 #include "hw/virtio/virtio.h"
+#include "qapi/qapi-types-machine.h"
+#include "system/hostmem.h"
 #include "system/numa.h"
 #include "qom/object.h"
 
@@ -18,6 +20,8 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIONuma, VIRTIO_NUMA)
 
 #define VIRTIO_NUMA_BLOCK_SIZE_PROP "block-size"
 #define VIRTIO_NUMA_ALLOW_INJECT_PROP "x-allow-inject"
+#define VIRTIO_NUMA_ADDR_PROP "memaddr"
+#define VIRTIO_NUMA_REGION_SIZE_PROP "region-size"
 
 /* Host commands waiting or in flight; QMP refuses more. */
 #define VIRTIO_NUMA_QUEUE_MAX 32
@@ -47,6 +51,18 @@ typedef struct VirtIONumaDone {
     uint32_t detail;
 } VirtIONumaDone;
 
+/*
+ * Memory of a node the guest was given with NODE_ADD: a host memory
+ * backend mapped into our region.  It stays mapped until the guest has
+ * confirmed NODE_REMOVE (or the machine resets), so it cannot be deleted
+ * while the guest may use it.
+ */
+typedef struct VirtIONumaAdded {
+    HostMemoryBackend *memdev;      /* NULL: the node has nothing added */
+    uint64_t offset;                /* in the region */
+    uint64_t size;
+} VirtIONumaAdded;
+
 /* A guest report: per host node, its records by tag. */
 typedef struct VirtIONumaReport {
     bool reported[MAX_NODES];
@@ -62,6 +78,19 @@ struct VirtIONuma {
     /* Properties, checked in realize. */
     uint64_t block_size;
     bool allow_inject;
+    uint64_t addr;                  /* memaddr: set by the machine */
+    uint64_t region_size;
+
+    /*
+     * Device memory: a container of region_size bytes the machine maps at
+     * @addr; added nodes' backends are mapped into it.  Created on first
+     * use, which comes before realize (memory device pre-plug).  While a
+     * node is added, migration is blocked: the destination would need the
+     * same backends mapped before the RAM arrives.
+     */
+    MemoryRegion *mr;
+    VirtIONumaAdded added[MAX_NODES];
+    Error *migration_blocker;
 
     /*
      * Migrated state.  queue[queue_head] is in flight when @in_flight;
@@ -85,5 +114,11 @@ struct VirtIONuma {
     uint16_t guest_nr_node_ids;
     VirtIONumaReport report;
 };
+
+MemoryRegion *virtio_numa_get_memory_region(VirtIONuma *vn, Error **errp);
+uint64_t virtio_numa_plugged_size(VirtIONuma *vn);
+unsigned int virtio_numa_memslots(VirtIONuma *vn);
+void virtio_numa_fill_device_info(VirtIONuma *vn, VirtioNUMADeviceInfo *vi);
+bool virtio_numa_unplug_check(VirtIONuma *vn, Error **errp);
 
 #endif
