@@ -11,6 +11,14 @@
  *	verify a chunk, free it, allocate and fill a new one, so that pages
  *	are freed and allocated all the time; then verify everything.
  *
+ *   vnuma-mem pin [-n NODE] -m MIB
+ *	like hold, and also take a reference on every page by splicing it
+ *	into pipes (vmsplice), so that the kernel can neither migrate nor
+ *	offline it until SIGTERM; then drop the references and verify.
+ *
+ *   -p NODE instead of -n NODE prefers NODE rather than binding to it:
+ *   the memory stays usable when the node goes away.
+ *
  *   vnuma-mem bench -m MIB -r ROUNDS
  *	page allocator microbenchmark: ROUNDS times, map MIB of anonymous
  *	memory, write one word per page (a page fault, an allocation) and
@@ -23,7 +31,9 @@
  *   "vnuma-mem: done: N chunks verified, M mismatches"
  * and exits 1 on any mismatch.  "vnuma-mem: ready" once memory is filled.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,7 +45,10 @@
 #include <unistd.h>
 
 #define CHUNK		(1UL << 20)
+#define MPOL_PREFERRED	1
 #define MPOL_BIND	2
+/* A pipe holds this much once enlarged (root may exceed pipe-max-size). */
+#define PIPE_BYTES	CHUNK
 
 static volatile sig_atomic_t stop;
 static unsigned long verified, mismatches;
@@ -91,7 +104,7 @@ static uint64_t *chunk_alloc(void)
 	return p;
 }
 
-static void bind_node(int node)
+static void bind_node(int node, int mode)
 {
 	unsigned long mask[4] = { 0 };
 
@@ -102,11 +115,48 @@ static void bind_node(int node)
 		exit(2);
 	}
 	mask[node / 64] = 1UL << (node % 64);
-	if (syscall(SYS_set_mempolicy, MPOL_BIND, mask, 8 * sizeof(mask))) {
+	if (syscall(SYS_set_mempolicy, mode, mask, 8 * sizeof(mask))) {
 		fprintf(stderr, "vnuma-mem: set_mempolicy(node %d): %s\n", node,
 			strerror(errno));
 		exit(2);
 	}
+}
+
+/*
+ * Splice every page of the chunks into pipes: each pipe buffer holds a
+ * reference on its page, which makes the page unmigratable until the
+ * pipe is closed.  Returns the pipes' read ends, -1 terminated.
+ */
+static int *pin(uint64_t **chunks, unsigned long nr)
+{
+	int *fds = calloc(nr + 1, sizeof(*fds));
+	unsigned long i;
+
+	if (!fds)
+		exit(2);
+	for (i = 0; i < nr; i++) {
+		struct iovec iov = { chunks[i], CHUNK };
+		int p[2];
+
+		if (pipe(p) || fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES) < 0) {
+			perror("vnuma-mem: pipe");
+			exit(2);
+		}
+		while (iov.iov_len) {
+			ssize_t n = vmsplice(p[1], &iov, 1, 0);
+
+			if (n <= 0) {
+				perror("vnuma-mem: vmsplice");
+				exit(2);
+			}
+			iov.iov_base = (char *)iov.iov_base + n;
+			iov.iov_len -= n;
+		}
+		close(p[1]);
+		fds[i] = p[0];
+	}
+	fds[nr] = -1;
+	return fds;
 }
 
 static double now(void)
@@ -144,7 +194,7 @@ static int bench(unsigned long mib, unsigned long rounds)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: vnuma-mem hold|stress|bench [-n NODE] -m MIB [-t SECONDS] [-r ROUNDS]\n");
+	fprintf(stderr, "usage: vnuma-mem hold|stress|pin|bench [-n NODE|-p NODE] -m MIB [-t SECONDS] [-r ROUNDS]\n");
 	return 2;
 }
 
@@ -153,18 +203,21 @@ int main(int argc, char **argv)
 	unsigned long nr = 0, rounds = 0, i, *gen;
 	double seconds = 0, end;
 	uint64_t **chunks;
-	int node = -1, opt, stress;
+	int node = -1, mode = MPOL_BIND, opt, stress, *pipes = NULL;
 
 	if (argc < 2)
 		return usage();
 	stress = !strcmp(argv[1], "stress");
-	if (!stress && strcmp(argv[1], "hold") && strcmp(argv[1], "bench"))
+	if (!stress && strcmp(argv[1], "hold") && strcmp(argv[1], "bench") &&
+	    strcmp(argv[1], "pin"))
 		return usage();
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:m:t:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:p:m:t:r:")) != -1) {
 		switch (opt) {
 		case 'n':
+		case 'p':
 			node = atoi(optarg);
+			mode = opt == 'p' ? MPOL_PREFERRED : MPOL_BIND;
 			break;
 		case 'm':
 			nr = strtoul(optarg, NULL, 0);
@@ -186,7 +239,7 @@ int main(int argc, char **argv)
 
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	bind_node(node);
+	bind_node(node, mode);
 	chunks = calloc(nr, sizeof(*chunks));
 	gen = calloc(nr, sizeof(*gen));
 	if (!chunks || !gen)
@@ -195,7 +248,10 @@ int main(int argc, char **argv)
 		chunks[i] = chunk_alloc();
 		fill(chunks[i], i, 0);
 	}
-	printf("vnuma-mem: ready: %lu MiB%s\n", nr, stress ? ", stressing" : "");
+	if (!strcmp(argv[1], "pin"))
+		pipes = pin(chunks, nr);
+	printf("vnuma-mem: ready: %lu MiB%s\n", nr,
+	       stress ? ", stressing" : pipes ? ", pinned" : "");
 	fflush(stdout);
 
 	end = seconds ? now() + seconds : 0;
@@ -209,6 +265,8 @@ int main(int argc, char **argv)
 		chunks[i] = chunk_alloc();
 		fill(chunks[i], i, ++gen[i]);
 	}
+	for (i = 0; pipes && pipes[i] >= 0; i++)
+		close(pipes[i]);
 	for (i = 0; i < nr; i++)
 		verify(chunks[i], i, gen[i]);
 	printf("vnuma-mem: done: %lu chunks verified, %lu mismatches\n",

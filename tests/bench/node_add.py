@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Node add and remove vs the ways to give a guest memory today, in one
+guest run.
+
+For each SIZE, the time from the QMP command to the guest's completion:
+  virtio-numa  virtio-numa-node-add of a SIZE backend as the new node 2
+               (completion: the memory is added and online), and
+               virtio-numa-node-remove (completion: offline and removed);
+  virtio-mem   requested-size SIZE, then 0, on a virtio-mem device on
+               node 1, until the device reports that size;
+  pc-dimm      device_add of a SIZE pc-dimm on node 1 until the guest's
+               MemTotal grew by SIZE (ACPI hot-add, onlined by the guest
+               kernel), and device_del until DEVICE_DELETED.
+All memory is idle and onlined movable.  Prints medians, GiB/s and the
+ratios virtio-numa / other (<= 1.0: virtio-numa is as fast or faster).
+
+usage: tests/bench/node_add.py [--runs N] [--sizes 1G,4G] [--flavour F]
+"""
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from vnuma.device import command, wait_completion  # noqa: E402
+from vnuma.guest import Guest, Node, Topology, parse_size, versions  # noqa: E402
+
+GiB = 1 << 30
+# Nodes 0 and 1 boot with memory and CPUs, node 2 is empty.  Device
+# memory: 4 GiB each for virtio-numa, virtio-mem and the pc-dimm.
+TOPO = Topology([Node(2048, [0]), Node(1024, [1]), Node(0, [])],
+                maxmem_mib=3072 + 3 * 4096, slots=2)
+EXTRA = ['-object', 'memory-backend-ram,id=vmem1,size=4G',
+         '-device', 'virtio-mem-pci,id=vm1,memdev=vmem1,node=1,requested-size=0']
+
+
+def vmem_size(g):
+    return g.qmp.cmd('qom-get', path='/machine/peripheral/vm1', property='size')
+
+
+def vmem_set(g, size, timeout=600):
+    g.qmp.cmd('qom-set', path='/machine/peripheral/vm1',
+              property='requested-size', value=size)
+    deadline = time.monotonic() + timeout
+    while vmem_size(g) != size:
+        if time.monotonic() > deadline:
+            raise TimeoutError(vmem_size(g))
+        time.sleep(0.002)
+
+
+def mem_total_kb(g):
+    return int(re.search(r'MemTotal:\s+(\d+)', g.read('/proc/meminfo')).group(1))
+
+
+def backend(g, name, size):
+    g.qmp.cmd('object-add', **{'qom-type': 'memory-backend-ram', 'id': name,
+                               'size': size})
+
+
+def vnuma_add_remove(g, size, i):
+    backend(g, f'vn{i}', size)
+    t0 = time.monotonic()
+    r = g.qmp.cmd('virtio-numa-node-add', id='vnuma0', node=2, memdev=f'vn{i}')
+    done = wait_completion(g, r['command-id'], 600)
+    t_add = time.monotonic() - t0
+    assert done['status'] == 'ok', done
+    t0 = time.monotonic()
+    done = command(g, 'virtio-numa-node-remove', node=2, timeout=600)
+    t_rm = time.monotonic() - t0
+    assert done['status'] == 'ok', done
+    g.qmp.cmd('object-del', id=f'vn{i}')
+    return t_add, t_rm
+
+
+def vmem_add_remove(g, size):
+    t0 = time.monotonic()
+    vmem_set(g, size)
+    t_add = time.monotonic() - t0
+    t0 = time.monotonic()
+    vmem_set(g, 0)
+    return t_add, time.monotonic() - t0
+
+
+def dimm_add_remove(g, size, i):
+    backend(g, f'dm{i}', size)
+    before = mem_total_kb(g)
+    t0 = time.monotonic()
+    g.qmp.cmd('device_add', driver='pc-dimm', id=f'd{i}', memdev=f'dm{i}', node=1)
+    deadline = time.monotonic() + 600
+    while mem_total_kb(g) < before + size // 1024:
+        assert time.monotonic() < deadline, 'pc-dimm memory never showed up'
+    t_add = time.monotonic() - t0
+    t0 = time.monotonic()
+    g.qmp.cmd('device_del', id=f'd{i}')
+    g.qmp.wait_event('DEVICE_DELETED', 600,
+                     match=lambda e: e['data'].get('device') == f'd{i}')
+    t_rm = time.monotonic() - t0
+    g.qmp.cmd('object-del', id=f'dm{i}')
+    return t_add, t_rm
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--runs', type=int, default=3)
+    ap.add_argument('--sizes', default='1G,4G')
+    ap.add_argument('--flavour', default=os.environ.get('VNUMA_BENCH_FLAVOUR', 'perf'))
+    args = ap.parse_args()
+    sizes = [parse_size(s) << 20 for s in args.sizes.split(',')]
+
+    v = versions()
+    g = Guest(TOPO, flavour=args.flavour, extra_args=EXTRA, boot_timeout=600,
+              vnuma='id=vnuma0,region-size=4G')
+    print(f"Linux {v.get('LINUX_VERSION')} ({args.flavour} flavour), QEMU "
+          f"{v.get('QEMU_VERSION')}, accelerator {g.accel}; guest: node 0 2 GiB, "
+          f"node 1 1 GiB, node 2 empty; memory onlined movable")
+    try:
+        g.start()
+        rows = []
+        n = 0
+        for size in sizes:
+            res = {'virtio-numa': [], 'virtio-mem': [], 'pc-dimm': []}
+            for _ in range(args.runs):
+                n += 1
+                res['virtio-numa'].append(vnuma_add_remove(g, size, n))
+                res['virtio-mem'].append(vmem_add_remove(g, size))
+                res['pc-dimm'].append(dimm_add_remove(g, size, n))
+            med = {k: (statistics.median(a for a, _ in r),
+                       statistics.median(b for _, b in r)) for k, r in res.items()}
+            rows.append((size, med))
+        print(f"\n{'size':>5}  {'':<11} {'add':>9} {'GiB/s':>7} {'ratio':>6}  "
+              f"{'remove':>9} {'GiB/s':>7} {'ratio':>6}")
+        for size, med in rows:
+            na, nr = med['virtio-numa']
+            for k, (a, r) in med.items():
+                ra = '' if k == 'virtio-numa' else f'{na / a:.2f}'
+                rr = '' if k == 'virtio-numa' else f'{nr / r:.2f}'
+                print(f"{size // GiB:>3} G  {k:<11} {a * 1000:>6.0f} ms {size / GiB / a:>7.1f} "
+                      f"{ra:>6}  {r * 1000:>6.0f} ms {size / GiB / r:>7.1f} {rr:>6}")
+        print(f'(median of {args.runs} runs; QMP command to completion; ratio = '
+              f'virtio-numa time / that time, <= 1.0 means virtio-numa is as fast '
+              f'or faster; pc-dimm add is timed until the guest shows the memory, '
+              f'polled over the console channel; {g.accel}, so absolute figures '
+              f'are emulated time)')
+        g.poweroff()
+    finally:
+        g.cleanup()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,366 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Node add and remove end to end: QMP virtio-numa-node-add/-remove, the
+device's memory region, the guest driver's memory and CPU hotplug, and
+what the guest shows afterwards, with data verified throughout."""
+
+import base64
+import os
+import re
+import struct
+import time
+
+import pytest
+
+from vnuma.device import CMD, cmd_bytes, command, nodes, report, \
+    totals, wait_completion
+from vnuma.guest import Node, Topology
+from vnuma.qmp import QMPError
+
+MiB = 1 << 20
+PAGE = 4096
+# Nodes 0 and 1 boot with memory and CPUs; 2 and 3 are empty, for adding.
+# 2 GiB of device memory for the nodes added at run time.
+TOPO = Topology([Node(1024, [0, 1]), Node(512, [2]), Node(0, []), Node(0, [])],
+                maxmem_mib=1536 + 2048 + 1024)
+DEVICE = 'id=vnuma0,region-size=2G,x-allow-inject=on'
+# A memory block that cannot go offline is given up after 3 s.
+APPEND = 'virtio_numa.offline_timeout_ms=3000'
+# Add/remove rounds of the same node (make stress: more).
+ROUNDS = int(os.environ.get('VNUMA_NODE_ROUNDS', '20'))
+
+
+def boot_node_guest(boot, **kw):
+    kw.setdefault('vnuma', DEVICE)
+    kw.setdefault('append', APPEND)
+    return boot(TOPO, **kw)
+
+
+def new_backend(g, name, mib):
+    g.qmp.cmd('object-add', **{'qom-type': 'memory-backend-ram', 'id': name,
+                               'size': mib * MiB})
+
+
+def add_node(g, host, mib, cpus=(), memdev=None):
+    """Add host node @host with a new backend of @mib MiB; return the
+    NODE_ADD completion and those of the CPU_ASSIGN commands."""
+    memdev = memdev or f'mem-node{host}'
+    new_backend(g, memdev, mib)
+    args = {'node': host, 'memdev': memdev}
+    if cpus:
+        args['cpus'] = list(cpus)
+    r = g.qmp.cmd('virtio-numa-node-add', id='vnuma0', **args)
+    done = wait_completion(g, r['command-id'], 120)
+    cpu_done = [wait_completion(g, c, 60) for c in r.get('cpu-command-ids', [])]
+    return done, cpu_done
+
+
+def remove_node(g, host, timeout=300):
+    return command(g, 'virtio-numa-node-remove', node=host, timeout=timeout)
+
+
+def added_nodes(g):
+    """{host node: size} of what the device has mapped now."""
+    devs = [d['data'] for d in g.qmp.cmd('query-memory-devices')
+            if d['type'] == 'virtio-numa']
+    return {n['node']: n['size'] for n in devs[0]['nodes']}
+
+
+def guest_node(g, host):
+    """The guest's id of host node @host, from the device's last report."""
+    report(g)
+    return nodes(g)[host]['guest-node']
+
+
+def online_nodes(g):
+    return g.read('/sys/devices/system/node/online').strip()
+
+
+def cpu_node(g, cpu):
+    out = g.sh(f'ls -d /sys/devices/system/cpu/cpu{cpu}/node*')
+    return int(re.search(r'node(\d+)', out).group(1))
+
+
+def node_cpus(g, gnode):
+    return g.read(f'/sys/devices/system/node/node{gnode}/cpulist').strip()
+
+
+def meminfo(g):
+    return {k: int(v) for k, v in
+            re.findall(r'^(\w+):\s+(\d+) kB', g.read('/proc/meminfo'), re.M)}
+
+
+def start_mem(g, name, args):
+    g.sh(f'vnuma-mem {args} > /tmp/{name}.log 2>&1 & echo $! > /tmp/{name}.pid')
+    deadline = time.monotonic() + 120
+    while 'ready' not in g.read(f'/tmp/{name}.log'):
+        assert time.monotonic() < deadline, g.read(f'/tmp/{name}.log')
+        time.sleep(0.5)
+
+
+def stop_mem(g, name):
+    g.sh(f'kill $(cat /tmp/{name}.pid); while kill -0 $(cat /tmp/{name}.pid) '
+         f'2>/dev/null; do sleep 0.2; done')
+    return g.read(f'/tmp/{name}.log').strip()
+
+
+def assert_sane(ns):
+    for n in ns.values():
+        assert n['free-pages'] <= n['managed-pages'] <= n['present-pages'], n
+
+
+def test_spare_nodes_from_srat(boot):
+    """Empty -numa nodes are possible in a stock guest through the SRAT."""
+    g = boot_node_guest(boot)
+    assert g.read('/sys/devices/system/node/possible').strip() == '0-3'
+    pxm = g.pxm_to_node()
+    assert set(pxm) == {0, 1, 2, 3}, pxm
+    assert online_nodes(g) == '0-1'
+
+
+def test_node_add_remove(boot):
+    """Add node 2 with 512 MiB and vCPU 2, use it, remove it: the memory
+    is usable at once, data on every node survives, the accounting is
+    exact after each step and the backend can be deleted afterwards."""
+    g = boot_node_guest(boot)
+    report(g)
+    base = nodes(g)
+    base_total = meminfo(g)['MemTotal']
+    # Data everywhere, verified all along: held on nodes 0 and 1, and
+    # churned preferring node 2 (which has no memory yet: node 0 then).
+    start_mem(g, 'n0', 'hold -n 0 -m 200')
+    start_mem(g, 'n1', 'hold -n 1 -m 100')
+
+    t0 = time.monotonic()
+    done, cpu_done = add_node(g, 2, 512, cpus=[2])
+    t_add = time.monotonic() - t0
+    assert done['status'] == 'ok', done
+    assert [c['status'] for c in cpu_done] == ['ok'], cpu_done
+    g2 = guest_node(g, 2)
+    ns = nodes(g)
+    assert_sane(ns)
+    assert ns[2]['online'] and ns[2]['with-memory'] and ns[2]['added']
+    assert ns[2]['present-pages'] == 512 * MiB // PAGE
+    assert ns[2]['cpus'] == 1 and ns[1]['cpus'] == base[1]['cpus'] - 1
+    assert totals(ns, 'present-pages') == totals(base, 'present-pages') + \
+        512 * MiB // PAGE
+    assert g.node_meminfo(g2)['MemTotal'] == ns[2]['managed-pages'] * 4
+    assert meminfo(g)['MemTotal'] == base_total + ns[2]['managed-pages'] * 4
+    # Onlined movable, so that it can be removed again.
+    zi = g.read('/proc/zoneinfo')
+    assert re.search(rf'Node {g2}, zone\s+Movable\s+pages free\s+\d+\s+'
+                     rf'[\s\S]*?present\s+{512 * MiB // PAGE}', zi)
+    assert cpu_node(g, 2) == g2 and node_cpus(g, g2) == '2'
+    assert added_nodes(g) == {2: 512 * MiB}
+    # Usable at once: bound strictly to node 2, allocate and verify.
+    start_mem(g, 'bound', f'hold -n {g2} -m 256')
+    assert g.node_meminfo(g2)['MemUsed'] >= 256 * 1024
+    assert stop_mem(g, 'bound').endswith(' 0 mismatches')
+    # Churn data preferring node 2 while it goes away.
+    start_mem(g, 'n2', f'stress -p {g2} -m 128')
+
+    t0 = time.monotonic()
+    done = remove_node(g, 2)
+    t_remove = time.monotonic() - t0
+    assert done['status'] == 'ok', done
+    report(g)
+    ns = nodes(g)
+    assert_sane(ns)
+    assert not ns[2]['online'] and not ns[2]['added']
+    assert ns[2]['present-pages'] == 0 and ns[2]['cpus'] == 0
+    for key in ('present-pages', 'managed-pages'):
+        assert totals(ns, key) == totals(base, key), key
+    assert cpu_node(g, 2) == base[1]['guest-node']
+    assert online_nodes(g) == '0-1'
+    assert meminfo(g)['MemTotal'] == base_total
+    # The device let go of the backend: it can be deleted now.
+    assert added_nodes(g) == {}
+    g.qmp.cmd('object-del', id='mem-node2')
+    for name in ('n0', 'n1', 'n2'):
+        assert stop_mem(g, name).endswith(' 0 mismatches'), name
+    print(f'node add 512 MiB + 1 vCPU: {t_add * 1000:.0f} ms, '
+          f'remove: {t_remove * 1000:.0f} ms (QMP to completion)')
+
+
+def test_node_add_remove_rounds(boot, capsys):
+    """The same node added and removed again and again: the same
+    accounting every round, nothing leaks in the guest or in QEMU."""
+    g = boot_node_guest(boot)
+    report(g)
+    base = nodes(g)
+    first = None
+    for i in range(ROUNDS):
+        done, _ = add_node(g, 3, 256, memdev=f'm{i}')
+        assert done['status'] == 'ok', (i, done)
+        ns = nodes(g)
+        added = {k: ns[3][k] for k in ('present-pages', 'managed-pages')}
+        assert added['present-pages'] == 256 * MiB // PAGE
+        first = first or added
+        assert added == first, i
+        done = remove_node(g, 3)
+        assert done['status'] == 'ok', (i, done)
+        g.qmp.cmd('object-del', id=f'm{i}')
+        ns = nodes(g)
+        for key in ('present-pages', 'managed-pages'):
+            assert totals(ns, key) == totals(base, key), (i, key)
+        if i == 1:
+            # After one round, caches (slab, per-node structures) are warm.
+            warm = meminfo(g)
+    after = meminfo(g)
+    assert after['MemTotal'] == warm['MemTotal']
+    # Slab may wander a little; a leak per round would add up.
+    assert after["Slab"] - warm["Slab"] < 4096, (warm['Slab'], after['Slab'])
+    assert added_nodes(g) == {}
+    assert not [o for o in g.qmp.cmd('qom-list', path='/objects')
+                if o['name'].startswith('m')]
+    with capsys.disabled():
+        print(f'\n  {ROUNDS} rounds of node add/remove of 256 MiB: '
+              f'Slab {warm["Slab"]} -> {after["Slab"]} kB')
+
+
+def test_node_remove_pinned(boot):
+    """Pages that cannot migrate keep their memory block: the removal
+    completes partial (or failed), the guest keeps running with its data,
+    the backend stays mapped, and a retry works once the pages are free."""
+    g = boot_node_guest(boot)
+    done, _ = add_node(g, 2, 512)
+    assert done['status'] == 'ok', done
+    g2 = guest_node(g, 2)
+    # Pin 16 MiB on node 2: spliced into pipes, they cannot migrate.
+    start_mem(g, 'pin', f'pin -n {g2} -m 16')
+    done = remove_node(g, 2)
+    assert done['status'] in ('partial', 'failed'), done
+    assert done['detail'] == 16     # EBUSY
+    report(g)
+    ns = nodes(g)
+    assert ns[2]['online'] and ns[2]['added']
+    left = ns[2]['present-pages']
+    assert 0 < left < 512 * MiB // PAGE or done['status'] == 'failed'
+    assert added_nodes(g) == {2: 512 * MiB}
+    with pytest.raises(QMPError, match="'mem-node2' is in use"):
+        g.qmp.cmd('object-del', id='mem-node2')
+    assert 'stays: pages in use did not migrate in time' in g.console()
+    # The reason goes away: the retry removes the rest.
+    assert stop_mem(g, 'pin').endswith(' 0 mismatches')
+    done = remove_node(g, 2)
+    assert done['status'] == 'ok', done
+    assert not nodes(g)[2]['online']
+    g.qmp.cmd('object-del', id='mem-node2')
+
+
+def test_node_spare_from_kernel_parameter(boot):
+    """Firmware that does not describe empty nodes: numa_spare_nodes=
+    makes a node possible, and the driver gives it to the host node."""
+    g = boot_node_guest(boot, append=APPEND + ' numa_spare_nodes=1',
+                        extra_args=['-machine', 'x-srat-empty-nodes=off'])
+    pxm = g.pxm_to_node()
+    # PXM 2 is not described; PXM 3 only as the hotplug range's owner.
+    assert 2 not in pxm and 3 in pxm
+    assert g.read('/sys/devices/system/node/possible').strip() == '0-3'
+    assert 'NUMA: 1 spare nodes: possible nodes now 0-3' in g.console()
+    done, _ = add_node(g, 2, 256)
+    assert done['status'] == 'ok', done
+    g2 = guest_node(g, 2)
+    assert g2 not in pxm.values()
+    start_mem(g, 'h', f'hold -n {g2} -m 64')
+    assert stop_mem(g, 'h').endswith(' 0 mismatches')
+    assert remove_node(g, 2)['status'] == 'ok'
+    # Host node 2 keeps its guest node: added again, it is the same one.
+    g.qmp.cmd('object-del', id='mem-node2')
+    done, _ = add_node(g, 2, 256)
+    assert done['status'] == 'ok' and guest_node(g, 2) == g2
+
+
+def inject(g, data):
+    r = g.qmp.cmd('x-virtio-numa-inject', id='vnuma0',
+                  data=base64.b64encode(data).decode())
+    return wait_completion(g, r['command-id'])
+
+
+def test_node_bad_requests(boot):
+    """Each bad request is one clear QMP error or guest status; nothing
+    changes: no backend mapped, no node online, no command queued."""
+    g = boot_node_guest(boot)
+    new_backend(g, 'ok', 256)
+    new_backend(g, 'odd', 200)
+    new_backend(g, 'huge', 3072)
+    errors = {
+        'node out of range': (dict(node=9, memdev='ok'),
+                              r"'node' must be below 4 \(the -numa nodes\), not 9"),
+        'node with boot memory': (dict(node=0, memdev='ok'),
+                                  "'node': node 0 has boot memory"),
+        'no such backend': (dict(node=2, memdev='nope'),
+                            "'memdev': 'nope' is not a memory backend object"),
+        'backend in use': (dict(node=2, memdev='ram-node0'),
+                           "'memdev': memory backend 'ram-node0' is in use"),
+        'unaligned size': (dict(node=2, memdev='odd'),
+                           "'memdev': memory backend 'odd' has 0xc800000 bytes, "
+                           "not a multiple of the block size 0x8000000"),
+        'too big': (dict(node=2, memdev='huge'),
+                    "no free 0xc0000000 bytes left in its region of 0x80000000"),
+        'no such vCPU': (dict(node=2, memdev='ok', cpus=[7]),
+                         "'cpus': there is no vCPU with cpu-index 7"),
+        'vCPU twice': (dict(node=2, memdev='ok', cpus=[2, 2]),
+                       "'cpus': vCPU 2 named twice"),
+    }
+    for name, (args, msg) in errors.items():
+        with pytest.raises(QMPError, match=msg):
+            g.qmp.cmd('virtio-numa-node-add', id='vnuma0', **args)
+    for args, msg in ((dict(node=0), "'node': node 0 has boot memory"),
+                      (dict(node=2), "'node': node 2 was not added by "
+                                     "virtio-numa 'vnuma0'"),
+                      (dict(node=-1), "'node' must be below 4")):
+        with pytest.raises(QMPError, match=msg):
+            g.qmp.cmd('virtio-numa-node-remove', id='vnuma0', **args)
+    assert added_nodes(g) == {}
+    assert g.qmp.cmd('query-virtio-numa')[0]['commands'] == []
+
+    # During a migration: busy, nothing changes.
+    g.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': 1})
+    g.qmp.cmd('migrate', uri='exec:cat > /dev/null')
+    with pytest.raises(QMPError, match="busy: a migration is running"):
+        g.qmp.cmd('virtio-numa-node-add', id='vnuma0', node=2, memdev='ok')
+    g.qmp.cmd('migrate_cancel')
+    while g.qmp.cmd('query-migrate').get('status') not in ('cancelled', None):
+        time.sleep(0.1)
+
+    # Added twice; a vCPU the guest cannot move (CPU 0 is not hotpluggable).
+    done, cpu_done = add_node(g, 2, 256, cpus=[0])
+    assert done['status'] == 'ok'
+    assert cpu_done[0]['status'] == 'failed', cpu_done
+    with pytest.raises(QMPError, match="'node': node 2 was added already"):
+        g.qmp.cmd('virtio-numa-node-add', id='vnuma0', node=2, memdev='ok')
+    # While a node is added, migration is blocked with a clear reason.
+    with pytest.raises(QMPError, match="has nodes added at run time"):
+        g.qmp.cmd('migrate', uri='exec:cat > /dev/null')
+
+    # Guest refusals of commands QEMU would not send (raw bytes).
+    cfg_region = added_nodes(g)
+    region = [d['data'] for d in g.qmp.cmd('query-memory-devices')
+              if d['type'] == 'virtio-numa'][0]
+    base = region['memaddr']
+    bad = {
+        # A node with boot memory.
+        'node has memory': (cmd_bytes(901, CMD['node-add'], struct.pack(
+            '<IIQQ', 0, 0, base + 1024 * MiB, 128 * MiB)), 'invalid', 'node'),
+        # The range is already memory (node 2's).
+        'overlaps memory': (cmd_bytes(902, CMD['node-add'], struct.pack(
+            '<IIQQ', 3, 0, base, 128 * MiB)), 'invalid', 'addr'),
+        # Outside the device region.
+        'outside region': (cmd_bytes(903, CMD['node-add'], struct.pack(
+            '<IIQQ', 3, 0, 0, 128 * MiB)), 'invalid', 'addr'),
+        'remove not added': (cmd_bytes(904, CMD['node-remove'], struct.pack(
+            '<II', 1, 0)), 'invalid', 'node'),
+        'cpu to offline node': (cmd_bytes(905, CMD['cpu-assign'], struct.pack(
+            '<II', 3, 1)), 'invalid', 'node'),
+        'no such cpu': (cmd_bytes(906, CMD['cpu-assign'], struct.pack(
+            '<II', 2, 77)), 'invalid', 'cpu'),
+    }
+    for name, (data, status, field) in bad.items():
+        done = inject(g, data)
+        assert (done['status'], done['field']) == (status, field), name
+    assert added_nodes(g) == cfg_region
+    report(g)
+    ns = nodes(g)
+    assert not ns[3]['online'] and ns[1]['online'] and ns[2]['added']
+    assert remove_node(g, 2)['status'] == 'ok'
+    assert online_nodes(g) == '0-1'
