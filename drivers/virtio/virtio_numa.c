@@ -147,19 +147,26 @@ static int vnuma_online_type(void)
 	return -EINVAL;
 }
 
+/* Firmware numbered the nodes: host ids are proximity domains. */
+static bool vnuma_acpi_numa(void)
+{
+	return IS_ENABLED(CONFIG_ACPI_NUMA) && !acpi_disabled;
+}
+
 /*
  * The host's id for a guest node: its ACPI proximity domain if it has one,
- * else the id NODE_ADD gave a spare node, else the guest's own id.
+ * else the id NODE_ADD gave a spare node; without firmware NUMA
+ * information, the guest's own id.  U32_MAX: none yet (a spare node).
  */
 static u32 vnuma_host_node(struct virtio_numa *vn, int nid)
 {
-	int pxm = IS_ENABLED(CONFIG_ACPI_NUMA) ? node_to_pxm(nid) : -1;
+	int pxm = vnuma_acpi_numa() ? node_to_pxm(nid) : -1;
 
 	if (pxm >= 0)
 		return pxm;
 	if (vn->spare_host[nid] != U32_MAX)
 		return vn->spare_host[nid];
-	return nid;
+	return vnuma_acpi_numa() ? U32_MAX : nid;
 }
 
 /*
@@ -174,7 +181,7 @@ static int vnuma_guest_node(struct virtio_numa *vn, u32 host)
 	for_each_node(nid)
 		if (vn->spare_host[nid] == host)
 			return nid;
-	if (IS_ENABLED(CONFIG_ACPI_NUMA) && !acpi_disabled)
+	if (vnuma_acpi_numa())
 		nid = host <= INT_MAX ? pxm_to_node(host) : NUMA_NO_NODE;
 	else
 		nid = host < nr_node_ids ? host : NUMA_NO_NODE;
@@ -195,7 +202,7 @@ static int vnuma_claim_spare_node(struct virtio_numa *vn, u32 host)
 	for_each_node(nid) {
 		if (node_online(nid) || vn->spare_host[nid] != U32_MAX)
 			continue;
-		if (IS_ENABLED(CONFIG_ACPI_NUMA) && node_to_pxm(nid) >= 0)
+		if (vnuma_acpi_numa() && node_to_pxm(nid) >= 0)
 			continue;
 		vn->spare_host[nid] = host;
 		return nid;
@@ -355,8 +362,10 @@ static void vnuma_send_event(struct virtio_numa *vn, u16 type, u64 id,
 	if (!ev)
 		return;
 	vnuma_event_init(ev, type, id, v, detail, ++vn->seq, nr_node_ids);
+	/* A spare node the host has not named yet is not the host's to see. */
 	for_each_node(nid)
-		vnuma_add_node_records(vn, ev, nid);
+		if (vnuma_host_node(vn, nid) != U32_MAX)
+			vnuma_add_node_records(vn, ev, nid);
 	vnuma_queue_event(vn, ev, vnuma_event_size(le16_to_cpu(ev->nr_records)));
 }
 

@@ -40,3 +40,11 @@ def test_bad_lines_are_caught():
 
 def test_good_lines_pass():
     assert log_problems('\n'.join(GOOD)) == []
+
+
+def test_expected_lines_pass_only_when_expected():
+    line = '[    3.5] page dumped because: migration failure'
+    assert log_problems(line) == [line]
+    assert log_problems(line, [r'page dumped because: migration failure']) == []
+    other = '[    3.6] WARNING: CPU: 0 PID: 1 at mm/page_alloc.c:1 x'
+    assert log_problems(line + '\n' + other, [r'migration failure']) == [other]
