@@ -15,6 +15,7 @@ from vnuma.device import CMD, cmd_bytes, command, nodes, report, \
     totals, wait_completion
 from vnuma.guest import Node, Topology
 from vnuma.layout import zoneinfo
+from vnuma.mem import start_mem, stop_mem
 from vnuma.qmp import QMPError
 
 MiB = 1 << 20
@@ -88,20 +89,6 @@ def node_cpus(g, gnode):
 def meminfo(g):
     return {k: int(v) for k, v in
             re.findall(r'^(\w+):\s+(\d+) kB', g.read('/proc/meminfo'), re.M)}
-
-
-def start_mem(g, name, args):
-    g.sh(f'vnuma-mem {args} > /tmp/{name}.log 2>&1 & echo $! > /tmp/{name}.pid')
-    deadline = time.monotonic() + 120
-    while 'ready' not in g.read(f'/tmp/{name}.log'):
-        assert time.monotonic() < deadline, g.read(f'/tmp/{name}.log')
-        time.sleep(0.5)
-
-
-def stop_mem(g, name):
-    g.sh(f'kill $(cat /tmp/{name}.pid); while kill -0 $(cat /tmp/{name}.pid) '
-         f'2>/dev/null; do sleep 0.2; done')
-    return g.read(f'/tmp/{name}.log').strip()
 
 
 def assert_sane(ns):

@@ -12,6 +12,7 @@ import pytest
 from vnuma.device import nodes, relayout, report, totals
 from vnuma.guest import FLAVOUR, Node, Topology
 from vnuma.layout import zoneinfo
+from vnuma.mem import start_mem, stop_mem
 from vnuma.qmp import QMPError
 
 MiB = 1 << 20
@@ -74,24 +75,6 @@ def assert_consistent(ns, base):
         assert n['free-pages'] <= n['managed-pages']
         assert n['pending-pages'] <= n['managed-pages']
         assert n['managed-pages'] <= n['present-pages'] + n['pending-pages']
-
-
-def start_mem(g, name, args):
-    g.sh(f'vnuma-mem {args} > /tmp/{name}.log 2>&1 & echo $! > /tmp/{name}.pid')
-    deadline = time.monotonic() + 60
-    while 'ready' not in g.read(f'/tmp/{name}.log'):
-        assert time.monotonic() < deadline, g.read(f'/tmp/{name}.log')
-        time.sleep(0.2)
-
-
-def stop_mem(g, name):
-    """Stop a vnuma-mem and return its closing line (it verified all)."""
-    g.sh(f'kill -TERM $(cat /tmp/{name}.pid)')
-    deadline = time.monotonic() + 120
-    while 'done' not in (log := g.read(f'/tmp/{name}.log')):
-        assert time.monotonic() < deadline, log
-        time.sleep(0.2)
-    return log.strip().splitlines()[-1]
 
 
 def test_relayout_512m_idle(boot):
