@@ -35,6 +35,7 @@
 #include <linux/kthread.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
+#include <linux/numa_memblks.h>
 #include <linux/sched/signal.h>
 #include <linux/dnuma.h>
 #include <linux/memlayout.h>
@@ -792,6 +793,45 @@ static void vnuma_cmd_cpu_assign(struct virtio_numa *vn)
 	vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
 }
 
+/*
+ * DISTANCE_SET: the distance from one node to another changed (a node was
+ * added, or the host moved memory).  Both nodes must be ones the guest has
+ * and its firmware table must cover them.
+ */
+static void vnuma_cmd_distance_set(struct virtio_numa *vn)
+{
+	int from = vnuma_guest_node(vn, vn->cmd.distance.from);
+	int to = vnuma_guest_node(vn, vn->cmd.distance.to);
+	int ret;
+
+	if (from == NUMA_NO_NODE || to == NUMA_NO_NODE) {
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_NODE, EINVAL,
+			     "host node has no node here");
+		return;
+	}
+	ret = numa_update_distance(from, to, vn->cmd.distance.distance);
+	switch (ret) {
+	case 0:
+		dev_info(&vn->vdev->dev, "distance %llu: node %d to %d is %u\n",
+			 vn->cmd.id, from, to, vn->cmd.distance.distance);
+		vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
+		break;
+	case -ERANGE:
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_NODE, ERANGE,
+			     "node outside the boot distance table");
+		break;
+	case -EINVAL:
+		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_DISTANCE, EINVAL,
+			     "local distance between two nodes, or remote to itself");
+		break;
+	default:
+		dev_info_ratelimited(&vn->vdev->dev,
+				     "distance %llu: no distance table (no SLIT at boot)\n",
+				     vn->cmd.id);
+		vnuma_complete(vn, VIRTIO_NUMA_S_UNSUPPORTED, -ret);
+	}
+}
+
 /* A transplant ended: tell the device at once, from the ordered queue. */
 static int vnuma_dnuma_event(struct notifier_block *nb, unsigned long action,
 			     void *data)
@@ -857,6 +897,9 @@ static void vnuma_handle_cmd(struct virtio_numa *vn, const void *buf,
 		break;
 	case VIRTIO_NUMA_CMD_CPU_ASSIGN:
 		vnuma_cmd_cpu_assign(vn);
+		break;
+	case VIRTIO_NUMA_CMD_DISTANCE_SET:
+		vnuma_cmd_distance_set(vn);
 		break;
 	default:
 		/* Parsed, but its feature is one we never negotiate. */
@@ -989,15 +1032,14 @@ static int vnuma_read_config(struct virtio_numa *vn)
 	}
 	if (!lim->max_ranges || lim->max_ranges > VIRTIO_NUMA_MAX_RANGES)
 		lim->max_ranges = VIRTIO_NUMA_MAX_RANGES;
-	/*
-	 * virtio_has_feature() may only be asked about features in the
-	 * driver's table: distance stays false.
-	 */
+	/* virtio_has_feature() may only be asked about features in our table. */
 	lim->relayout = IS_ENABLED(CONFIG_DYNAMIC_NUMA) &&
 			virtio_has_feature(vdev, VIRTIO_NUMA_F_RELAYOUT);
 	lim->node_hotplug = virtio_has_feature(vdev, VIRTIO_NUMA_F_NODE_HOTPLUG);
 	lim->cpu_assign = IS_ENABLED(CONFIG_HOTPLUG_CPU) &&
 			  virtio_has_feature(vdev, VIRTIO_NUMA_F_CPU_ASSIGN);
+	lim->distance = IS_ENABLED(CONFIG_NUMA_MEMBLKS) &&
+			virtio_has_feature(vdev, VIRTIO_NUMA_F_DISTANCE);
 	return 0;
 }
 
@@ -1204,6 +1246,9 @@ static unsigned int features[] = {
 #endif
 #ifdef CONFIG_HOTPLUG_CPU
 	VIRTIO_NUMA_F_CPU_ASSIGN,
+#endif
+#ifdef CONFIG_NUMA_MEMBLKS
+	VIRTIO_NUMA_F_DISTANCE,
 #endif
 };
 

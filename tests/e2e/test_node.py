@@ -42,18 +42,22 @@ def new_backend(g, name, mib):
                                'size': mib * MiB})
 
 
-def add_node(g, host, mib, cpus=(), memdev=None):
+def add_node(g, host, mib, cpus=(), memdev=None, distances=None):
     """Add host node @host with a new backend of @mib MiB; return the
-    NODE_ADD completion and those of the CPU_ASSIGN commands."""
+    NODE_ADD completion and those of the CPU_ASSIGN and DISTANCE_SET
+    commands that follow it."""
     memdev = memdev or f'mem-node{host}'
     new_backend(g, memdev, mib)
     args = {'node': host, 'memdev': memdev}
     if cpus:
         args['cpus'] = list(cpus)
+    if distances:
+        args['distances'] = [{'node': n, 'distance': d}
+                             for n, d in distances.items()]
     r = g.qmp.cmd('virtio-numa-node-add', id='vnuma0', **args)
     done = wait_completion(g, r['command-id'], 120)
-    cpu_done = [wait_completion(g, c, 60) for c in r.get('cpu-command-ids', [])]
-    return done, cpu_done
+    more = r.get('cpu-command-ids', []) + r.get('distance-command-ids', [])
+    return done, [wait_completion(g, c, 60) for c in more]
 
 
 def remove_node(g, host, timeout=300):
@@ -106,10 +110,12 @@ def test_spare_nodes_from_srat(boot):
 
 
 def test_node_add_remove(boot):
-    """Add node 2 with 512 MiB and vCPU 2, use it, remove it: the memory
-    is usable at once, data on every node survives, the accounting is
-    exact after each step and the backend can be deleted afterwards."""
-    g = boot_node_guest(boot)
+    """Add node 2 with 512 MiB, vCPU 2 and its distances, use it, remove
+    it: the memory is usable at once, data on every node survives, the
+    accounting is exact after each step and the backend can be deleted
+    afterwards."""
+    # A distance table (SLIT) at boot, which the guest can then change.
+    g = boot_node_guest(boot, extra_args=['-numa', 'dist,src=0,dst=1,val=21'])
     report(g)
     base = nodes(g)
     base_total = meminfo(g)['MemTotal']
@@ -119,10 +125,10 @@ def test_node_add_remove(boot):
     start_mem(g, 'n1', 'hold -n 1 -m 100')
 
     t0 = time.monotonic()
-    done, cpu_done = add_node(g, 2, 512, cpus=[2])
+    done, more = add_node(g, 2, 512, cpus=[2], distances={0: 17, 1: 28})
     t_add = time.monotonic() - t0
     assert done['status'] == 'ok', done
-    assert [c['status'] for c in cpu_done] == ['ok'], cpu_done
+    assert [c['status'] for c in more] == ['ok'] * 5, more
     g2 = guest_node(g, 2)
     ns = nodes(g)
     assert_sane(ns)
@@ -138,6 +144,11 @@ def test_node_add_remove(boot):
             if z['node'] == g2 and z.get('present')] == \
         [('Movable', 512 * MiB // PAGE)]
     assert cpu_node(g, 2) == g2 and node_cpus(g, g2) == '2'
+    # Distances, in the order of online nodes (0, 1, then the new one).
+    assert g.read(f'/sys/devices/system/node/node{g2}/distance').split() == \
+        ['17', '28', '10']
+    assert g.read('/sys/devices/system/node/node0/distance').split() == \
+        ['10', '21', '17']
     assert added_nodes(g) == {2: 512 * MiB}
     # Usable at once: bound strictly to node 2, allocate and verify.
     start_mem(g, 'bound', f'hold -n {g2} -m 256')
@@ -291,6 +302,16 @@ def test_node_bad_requests(boot):
                          "'cpus': there is no vCPU with cpu-index 7"),
         'vCPU twice': (dict(node=2, memdev='ok', cpus=[2, 2]),
                        "'cpus': vCPU 2 named twice"),
+        'distance to itself': (dict(node=2, memdev='ok',
+                                    distances=[{'node': 2, 'distance': 20}]),
+                               "'distances': node 2 is not another node below 4"),
+        'local distance': (dict(node=2, memdev='ok',
+                                distances=[{'node': 0, 'distance': 10}]),
+                           "'distances': distance to node 0 must be 11 to 254, not 10"),
+        'distance twice': (dict(node=2, memdev='ok',
+                                distances=[{'node': 0, 'distance': 20},
+                                           {'node': 0, 'distance': 30}]),
+                           "'distances': node 0 named twice"),
     }
     for name, (args, msg) in errors.items():
         with pytest.raises(QMPError, match=msg):
@@ -314,9 +335,11 @@ def test_node_bad_requests(boot):
         time.sleep(0.1)
 
     # Added twice; a vCPU the guest cannot move (CPU 0 is not hotpluggable).
-    done, cpu_done = add_node(g, 2, 256, cpus=[0])
+    # No distance table at boot here: the guest cannot change distances.
+    done, more = add_node(g, 2, 256, cpus=[0], distances={0: 30})
     assert done['status'] == 'ok'
-    assert cpu_done[0]['status'] == 'failed', cpu_done
+    assert [c['status'] for c in more] == ['failed', 'unsupported',
+                                           'unsupported'], more
     with pytest.raises(QMPError, match="'node': node 2 was added already"):
         g.qmp.cmd('virtio-numa-node-add', id='vnuma0', node=2, memdev='ok')
     # While a node is added, migration is blocked with a clear reason.

@@ -51,6 +51,8 @@ VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(const char *id,
                                                   const char *memdev,
                                                   bool has_cpus,
                                                   uint32List *cpus,
+                                                  bool has_distances,
+                                                  VirtioNumaDistanceList *distances,
                                                   Error **errp)
 {
     return virtio_numa_not_built(errp);

@@ -994,6 +994,48 @@ static bool virtio_numa_check_add_node(VirtIONuma *vn, int64_t node,
     return true;
 }
 
+/* Distances for DISTANCE_SET: to other nodes, each named once, in range. */
+static bool virtio_numa_check_distances(VirtIONuma *vn, int64_t node,
+                                        const VirtioNumaDistanceList *dl,
+                                        unsigned int *nr, Error **errp)
+{
+    const VirtioNumaDistanceList *l, *m;
+
+    *nr = 0;
+    for (l = dl; l; l = l->next, (*nr)++) {
+        const VirtioNumaDistance *d = l->value;
+
+        if (d->node < 0 || d->node >= virtio_numa_max_nodes() ||
+            d->node == node) {
+            error_setg(errp, "'distances': node %" PRId64 " is not another "
+                       "node below %u", d->node, virtio_numa_max_nodes());
+            return false;
+        }
+        if (d->distance <= NUMA_DISTANCE_MIN ||
+            d->distance >= NUMA_DISTANCE_UNREACHABLE) {
+            error_setg(errp, "'distances': distance to node %" PRId64
+                       " must be %d to %d, not %u", d->node,
+                       NUMA_DISTANCE_MIN + 1, NUMA_DISTANCE_UNREACHABLE - 1,
+                       d->distance);
+            return false;
+        }
+        for (m = dl; m != l; m = m->next) {
+            if (m->value->node == d->node) {
+                error_setg(errp, "'distances': node %" PRId64 " named twice",
+                           d->node);
+                return false;
+            }
+        }
+    }
+    if (*nr && !virtio_vdev_has_feature(VIRTIO_DEVICE(vn),
+                                        VIRTIO_NUMA_F_DISTANCE)) {
+        error_setg(errp, "'distances': the guest driver of virtio-numa '%s' "
+                   "cannot set distances", virtio_numa_id(vn));
+        return false;
+    }
+    return true;
+}
+
 /* vCPUs for CPU_ASSIGN: existing, each named once. */
 static bool virtio_numa_check_cpus(VirtIONuma *vn, const uint32List *cpus,
                                    unsigned int *nr, Error **errp)
@@ -1021,12 +1063,6 @@ static bool virtio_numa_check_cpus(VirtIONuma *vn, const uint32List *cpus,
                    "cannot move vCPUs", virtio_numa_id(vn));
         return false;
     }
-    if (vn->queue_len + 1 + *nr > VIRTIO_NUMA_QUEUE_MAX) {
-        error_setg(errp, "'cpus': virtio-numa '%s' has room for %u more "
-                   "commands, not %u", virtio_numa_id(vn),
-                   VIRTIO_NUMA_QUEUE_MAX - vn->queue_len, 1 + *nr);
-        return false;
-    }
     return true;
 }
 
@@ -1035,14 +1071,17 @@ VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(const char *id,
                                                   const char *memdev,
                                                   bool has_cpus,
                                                   uint32List *cpus,
+                                                  bool has_distances,
+                                                  VirtioNumaDistanceList *distances,
                                                   Error **errp)
 {
     struct virtio_numa_cmd_node_add add = {};
     g_autofree VirtioNumaCommandId *cid = NULL;
     VirtioNumaNodeAddResult *ret;
+    unsigned int nr_cpus, nr_dist;
+    VirtioNumaDistanceList *dl;
     uint64List **tail;
     HostMemoryBackend *be;
-    unsigned int nr_cpus;
     uint32List *l;
     VirtIONuma *vn;
 
@@ -1063,7 +1102,14 @@ VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(const char *id,
         return NULL;
     }
     if (!virtio_numa_check_add_node(vn, node, errp) ||
-        !virtio_numa_check_cpus(vn, cpus, &nr_cpus, errp)) {
+        !virtio_numa_check_cpus(vn, cpus, &nr_cpus, errp) ||
+        !virtio_numa_check_distances(vn, node, distances, &nr_dist, errp)) {
+        return NULL;
+    }
+    if (vn->queue_len + 1 + nr_cpus + 2 * nr_dist > VIRTIO_NUMA_QUEUE_MAX) {
+        error_setg(errp, "virtio-numa '%s' has room for %u more commands, "
+                   "not %u", id, VIRTIO_NUMA_QUEUE_MAX - vn->queue_len,
+                   1 + nr_cpus + 2 * nr_dist);
         return NULL;
     }
     be = virtio_numa_backend(vn, memdev, errp);
@@ -1091,6 +1137,26 @@ VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(const char *id,
         QAPI_LIST_APPEND(tail, c->command_id);
     }
     ret->has_cpu_command_ids = nr_cpus;
+    /* Distances once the node is up; both directions, to the node first. */
+    tail = &ret->distance_command_ids;
+    for (dl = distances; dl; dl = dl->next) {
+        struct virtio_numa_cmd_distance_set ds[2] = {
+            { cpu_to_le32(dl->value->node), cpu_to_le32(node),
+              cpu_to_le32(dl->value->distance) },
+            { cpu_to_le32(node), cpu_to_le32(dl->value->node),
+              cpu_to_le32(dl->value->distance) },
+        };
+        unsigned int i;
+
+        for (i = 0; i < 2; i++) {
+            g_autofree VirtioNumaCommandId *c =
+                virtio_numa_queue(vn, VIRTIO_NUMA_CMD_DISTANCE_SET, 0,
+                                  &ds[i], sizeof(ds[i]));
+
+            QAPI_LIST_APPEND(tail, c->command_id);
+        }
+    }
+    ret->has_distance_command_ids = nr_dist;
     return ret;
 }
 
@@ -1207,6 +1273,7 @@ static uint64_t virtio_numa_get_features(VirtIODevice *vdev, uint64_t features,
     }
     virtio_add_feature(&features, VIRTIO_NUMA_F_RELAYOUT);
     virtio_add_feature(&features, VIRTIO_NUMA_F_CPU_ASSIGN);
+    virtio_add_feature(&features, VIRTIO_NUMA_F_DISTANCE);
     return features;
 }
 
