@@ -115,7 +115,11 @@ def test_node_add_remove(boot):
     accounting is exact after each step and the backend can be deleted
     afterwards."""
     # A distance table (SLIT) at boot, which the guest can then change.
-    g = boot_node_guest(boot, extra_args=['-numa', 'dist,src=0,dst=1,val=21'])
+    dist = {(0, 1): 21, (0, 2): 20, (0, 3): 20, (1, 2): 20, (1, 3): 20,
+            (2, 3): 20}
+    g = boot_node_guest(boot, extra_args=sum(
+        (['-numa', f'dist,src={a},dst={b},val={d}'] for (a, b), d in dist.items()),
+        []))
     report(g)
     base = nodes(g)
     base_total = meminfo(g)['MemTotal']
