@@ -3,15 +3,18 @@
 """Node add and remove vs the ways to give a guest memory today, in one
 guest run.
 
-For each SIZE, the time from the QMP command to the guest's completion:
-  virtio-numa  virtio-numa-node-add of a SIZE backend as the new node 2
-               (completion: the memory is added and online), and
-               virtio-numa-node-remove (completion: offline and removed);
-  virtio-mem   requested-size SIZE, then 0, on a virtio-mem device on
-               node 1, until the device reports that size;
-  pc-dimm      device_add of a SIZE pc-dimm on node 1 until the guest's
-               MemTotal grew by SIZE (ACPI hot-add, onlined by the guest
-               kernel), and device_del until DEVICE_DELETED.
+For each SIZE, the time from the QMP command until the guest has done it:
+  add     until the guest's MemTotal grew by SIZE (the memory is online),
+          polled the same way for all three; for virtio-numa the time to
+          its completion is printed too (it comes after onlining);
+  remove  until the device knows the memory is gone: virtio-numa's
+          completion, virtio-mem's size back at 0 (it unplugs after the
+          guest offlined and removed the memory), pc-dimm's DEVICE_DELETED.
+  virtio-numa  virtio-numa-node-add of a SIZE backend as the new node 2,
+               and virtio-numa-node-remove;
+  virtio-mem   requested-size SIZE, then 0, on a virtio-mem device on node 1;
+  pc-dimm      device_add of a SIZE pc-dimm on node 1 (ACPI hot-add,
+               onlined by the guest kernel), then device_del.
 All memory is idle and onlined movable.  Prints medians, GiB/s and the
 ratios virtio-numa / other (<= 1.0: virtio-numa is as fast or faster).
 
@@ -55,16 +58,26 @@ def mem_total_kb(g):
     return int(re.search(r'MemTotal:\s+(\d+)', g.read('/proc/meminfo')).group(1))
 
 
+def wait_mem_total(g, kb, timeout=600):
+    """Poll until the guest's MemTotal is at least @kb."""
+    deadline = time.monotonic() + timeout
+    while mem_total_kb(g) < kb:
+        assert time.monotonic() < deadline, 'the memory never showed up'
+
+
 def backend(g, name, size):
     g.qmp.cmd('object-add', **{'qom-type': 'memory-backend-ram', 'id': name,
                                'size': size})
 
 
-def vnuma_add_remove(g, size, i):
+def vnuma_add_remove(g, size, i, completions):
     backend(g, f'vn{i}', size)
+    before = mem_total_kb(g)
     t0 = time.monotonic()
     r = g.qmp.cmd('virtio-numa-node-add', id='vnuma0', node=2, memdev=f'vn{i}')
     done = wait_completion(g, r['command-id'], 600)
+    completions.append(time.monotonic() - t0)
+    wait_mem_total(g, before + size // 1024)
     t_add = time.monotonic() - t0
     assert done['status'] == 'ok', done
     t0 = time.monotonic()
@@ -76,8 +89,10 @@ def vnuma_add_remove(g, size, i):
 
 
 def vmem_add_remove(g, size):
+    before = mem_total_kb(g)
     t0 = time.monotonic()
     vmem_set(g, size)
+    wait_mem_total(g, before + size // 1024)
     t_add = time.monotonic() - t0
     t0 = time.monotonic()
     vmem_set(g, 0)
@@ -89,9 +104,7 @@ def dimm_add_remove(g, size, i):
     before = mem_total_kb(g)
     t0 = time.monotonic()
     g.qmp.cmd('device_add', driver='pc-dimm', id=f'd{i}', memdev=f'dm{i}', node=1)
-    deadline = time.monotonic() + 600
-    while mem_total_kb(g) < before + size // 1024:
-        assert time.monotonic() < deadline, 'pc-dimm memory never showed up'
+    wait_mem_total(g, before + size // 1024)
     t_add = time.monotonic() - t0
     t0 = time.monotonic()
     g.qmp.cmd('device_del', id=f'd{i}')
@@ -122,28 +135,31 @@ def main():
         n = 0
         for size in sizes:
             res = {'virtio-numa': [], 'virtio-mem': [], 'pc-dimm': []}
+            comp = []
             for _ in range(args.runs):
                 n += 1
-                res['virtio-numa'].append(vnuma_add_remove(g, size, n))
+                res['virtio-numa'].append(vnuma_add_remove(g, size, n, comp))
                 res['virtio-mem'].append(vmem_add_remove(g, size))
                 res['pc-dimm'].append(dimm_add_remove(g, size, n))
             med = {k: (statistics.median(a for a, _ in r),
                        statistics.median(b for _, b in r)) for k, r in res.items()}
-            rows.append((size, med))
+            rows.append((size, med, statistics.median(comp)))
         print(f"\n{'size':>5}  {'':<11} {'add':>9} {'GiB/s':>7} {'ratio':>6}  "
               f"{'remove':>9} {'GiB/s':>7} {'ratio':>6}")
-        for size, med in rows:
+        for size, med, comp in rows:
             na, nr = med['virtio-numa']
             for k, (a, r) in med.items():
                 ra = '' if k == 'virtio-numa' else f'{na / a:.2f}'
                 rr = '' if k == 'virtio-numa' else f'{nr / r:.2f}'
                 print(f"{size // GiB:>3} G  {k:<11} {a * 1000:>6.0f} ms {size / GiB / a:>7.1f} "
                       f"{ra:>6}  {r * 1000:>6.0f} ms {size / GiB / r:>7.1f} {rr:>6}")
-        print(f'(median of {args.runs} runs; QMP command to completion; ratio = '
-              f'virtio-numa time / that time, <= 1.0 means virtio-numa is as fast '
-              f'or faster; pc-dimm add is timed until the guest shows the memory, '
-              f'polled over the console channel; {g.accel}, so absolute figures '
-              f'are emulated time)')
+            print(f"{'':>5}  (virtio-numa-node-add to its completion: "
+                  f"{comp * 1000:.0f} ms)")
+        print(f'(median of {args.runs} runs; add: QMP command until the guest '
+              f'shows the memory, polled over the console channel for all three; '
+              f'remove: until the device knows it is gone; ratio = virtio-numa '
+              f'time / that time, <= 1.0 means virtio-numa is as fast or faster; '
+              f'{g.accel}, so absolute figures are emulated time)')
         g.poweroff()
     finally:
         g.cleanup()
