@@ -600,23 +600,49 @@ static void vnuma_remover_timeout(struct timer_list *t)
 	send_sig(SIGINT, r->task, 1);
 }
 
-/* Remove each block still added, the highest first; keep going past errors. */
+/* offline_and_remove_memory(), interrupted after @ms. */
+static int vnuma_offline_and_remove(struct vnuma_remover *r, u64 addr,
+				    u64 size, unsigned long ms)
+{
+	int ret;
+
+	mod_timer(&r->timer, jiffies + msecs_to_jiffies(ms));
+	ret = offline_and_remove_memory(addr, size);
+	del_timer_sync(&r->timer);
+	flush_signals(current);
+	return ret;
+}
+
+/*
+ * Remove what is still added.  All at once first, when nothing was left
+ * by an earlier try: one offline and one removal of the whole range are
+ * much cheaper than one per block.  On failure the range is online again
+ * (data migrated meanwhile stays where it went); then each block, the
+ * highest first, keeping going past blocks that stay.
+ */
 static int vnuma_remover_fn(void *data)
 {
 	struct vnuma_remover *r = data;
 	struct vnuma_added *a = r->a;
+	unsigned long nr = vnuma_nr_blocks(a->size);
 	u64 bs = memory_block_size_bytes();
 	long i;
 	int ret;
 
 	allow_signal(SIGINT);
-	for (i = vnuma_nr_blocks(a->size) - 1; i >= 0; i--) {
+	if (bitmap_full(a->present, nr) &&
+	    !vnuma_offline_and_remove(r, a->addr, a->size,
+				      offline_timeout_ms)) {
+		bitmap_zero(a->present, nr);
+		r->removed = nr;
+		complete(&r->done);
+		return 0;
+	}
+	for (i = nr - 1; i >= 0; i--) {
 		if (!test_bit(i, a->present))
 			continue;
-		mod_timer(&r->timer, jiffies + msecs_to_jiffies(offline_timeout_ms));
-		ret = offline_and_remove_memory(a->addr + i * bs, bs);
-		del_timer_sync(&r->timer);
-		flush_signals(current);
+		ret = vnuma_offline_and_remove(r, a->addr + i * bs, bs,
+					       offline_timeout_ms);
 		if (ret) {
 			dev_info(&r->vn->vdev->dev,
 				 "memory block 0x%llx stays: %s (%d)\n",
