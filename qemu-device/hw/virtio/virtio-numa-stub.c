@@ -46,14 +46,10 @@ VirtioNumaCommandId *qmp_virtio_numa_relayout(const char *id,
     return virtio_numa_not_built(errp);
 }
 
-VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(const char *id,
-                                                  int64_t node,
-                                                  const char *memdev,
-                                                  bool has_cpus,
-                                                  uint32List *cpus,
-                                                  bool has_distances,
-                                                  VirtioNumaDistanceList *distances,
-                                                  Error **errp)
+VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(
+    const char *id, int64_t node, const char *memdev, bool has_cpus,
+    uint32List *cpus, bool has_distances, VirtioNumaDistanceList *distances,
+    Error **errp)
 {
     return virtio_numa_not_built(errp);
 }

@@ -1066,14 +1066,10 @@ static bool virtio_numa_check_cpus(VirtIONuma *vn, const uint32List *cpus,
     return true;
 }
 
-VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(const char *id,
-                                                  int64_t node,
-                                                  const char *memdev,
-                                                  bool has_cpus,
-                                                  uint32List *cpus,
-                                                  bool has_distances,
-                                                  VirtioNumaDistanceList *distances,
-                                                  Error **errp)
+VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(
+    const char *id, int64_t node, const char *memdev, bool has_cpus,
+    uint32List *cpus, bool has_distances, VirtioNumaDistanceList *distances,
+    Error **errp)
 {
     struct virtio_numa_cmd_node_add add = {};
     g_autofree VirtioNumaCommandId *cid = NULL;
