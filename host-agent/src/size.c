@@ -54,7 +54,8 @@ static bool parse_digits(const char **s, int base, uint64_t *v, int *nr)
 	int n = 0;
 
 	for (; isxdigit((unsigned char)*p); p++, n++) {
-		unsigned int d = isdigit((unsigned char)*p) ? *p - '0' :
+		unsigned int d = isdigit((unsigned char)*p) ?
+				 (unsigned int)(*p - '0') :
 				 (unsigned int)(tolower((unsigned char)*p) -
 						'a' + 10);
 

@@ -33,7 +33,7 @@ static const struct {
 	[VN_S_UNSUPPORTED] = { "unsupported", VN_ERR_GUEST,
 			       "the guest does not support the command" },
 	[VN_S_BUSY]	   = { "busy",	      VN_ERR_GUEST,
-			       "the guest could not apply it now; try again" },
+			       "the guest could not apply it now (try again)" },
 	[VN_S_PARTIAL]	   = { "partial",     VN_ERR_PARTIAL,
 			       "the guest applied it in part" },
 	[VN_S_FAILED]	   = { "failed",      VN_ERR_GUEST,
@@ -120,5 +120,17 @@ enum vn_result vn_err_prefix(struct vn_err *err, const char *fmt, ...)
 	va_end(ap);
 	if (n >= 0 && (size_t)n < sizeof(err->msg))
 		snprintf(err->msg + n, sizeof(err->msg) - n, "%s", old);
+	return err->res;
+}
+
+/* Add to the end of the message ("; backend x is left behind"). */
+enum vn_result vn_err_append(struct vn_err *err, const char *fmt, ...)
+{
+	size_t n = strlen(err->msg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
+	va_end(ap);
 	return err->res;
 }

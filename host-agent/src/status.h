@@ -54,5 +54,7 @@ enum vn_result vn_err_set(struct vn_err *err, enum vn_result res,
 	__attribute__((format(printf, 3, 4)));
 enum vn_result vn_err_prefix(struct vn_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+enum vn_result vn_err_append(struct vn_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #endif /* VN_STATUS_H */
