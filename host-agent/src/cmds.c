@@ -84,12 +84,12 @@ static int cli_open(struct cli *cli, const char *domain, struct vn_dev *d,
 	d->id = cli->device;
 	d->timeout_ms = cli->timeout_ms;
 	if (cli->uri)
-		return conn_open_uri(&d->conn, cli->uri, domain,
-				     cli->timeout_ms, err);
+		return conn_open_uri(&d->conn, cli->uri, domain, connect_ms,
+				     err);
 	if (!cli->qmp)
 		return vn_err_set(err, VN_ERR_USAGE, "%s: no connection: give "
-				  "--qmp PATH, the VM's QMP socket", domain),
-		       -1;
+				  "-c URI (libvirt) or --qmp PATH (the VM's "
+				  "QMP socket)", domain), -1;
 	if (conn_open_qmp(&d->conn, cli->qmp, connect_ms, err))
 		return vn_err_prefix(err, "%s: ", domain), -1;
 	return 0;
@@ -501,7 +501,8 @@ static enum vn_result watch_loop(struct cli *cli, struct vn_dev *d,
 	while (!watch_stop) {
 		r = conn_next_event(d->conn, 1000, &ev, err);
 		if (r < 0)
-			return err->res == VN_ERR_INTR ? VN_OK : err->res;
+			return err->res == VN_ERR_INTR ? VN_OK :
+			       vn_err_prefix(err, "%s/%s: ", d->domain, d->id);
 		if (!r)
 			continue;
 		if (!watch_event(ev, d->id, last, sizeof(last))) {

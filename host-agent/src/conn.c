@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The connection interface, and its QMP socket backend.
+ * The connection interface, and its QMP socket backend.  The libvirt
+ * backend is conn_libvirt.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -130,16 +131,4 @@ int conn_open_qmp(struct vn_conn **c, const char *path, int timeout_ms,
 		return vn_err_set(err, VN_ERR_IO, "out of memory"), -1;
 	}
 	return 0;
-}
-
-/* --- libvirt backend: not built yet --- */
-
-int conn_open_uri(struct vn_conn **c, const char *uri, const char *domain,
-		  int timeout_ms, struct vn_err *err)
-{
-	(void)timeout_ms;
-	*c = NULL;
-	return vn_err_set(err, VN_ERR_USAGE, "%s: cannot connect to '%s': "
-			  "libvirt connections are not built yet; use --qmp "
-			  "PATH with the domain's QMP socket", domain, uri), -1;
 }

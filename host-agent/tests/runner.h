@@ -53,5 +53,6 @@ extern const struct test qmpproto_tests[];
 extern const struct test vnproto_tests[];
 extern const struct test qmp_io_tests[];
 extern const struct test vnuma_tests[];
+extern const struct test libvirt_tests[];
 
 #endif /* VN_TEST_RUNNER_H */

@@ -550,18 +550,6 @@ static void test_backend_name(void)
 	CHECK_STR(buf, "vnuma-my_vm___.x_y-node10");
 }
 
-static void test_libvirt_stub(void)
-{
-	struct vn_conn *c = (void *)1;
-	struct vn_err err;
-
-	CHECK(conn_open_uri(&c, "qemu:///system", "vm1", 1000, &err));
-	CHECK(!c);
-	CHECK(err.res == VN_ERR_USAGE);
-	CHECK_HAS(err.msg, "vm1: cannot connect to 'qemu:///system': libvirt "
-		  "connections are not built yet");
-}
-
 const struct test vnuma_tests[] = {
 	TEST(test_node_add_ok),
 	TEST(test_node_add_refused_by_qemu),
@@ -577,6 +565,5 @@ const struct test vnuma_tests[] = {
 	TEST(test_report),
 	TEST(test_check_ranges),
 	TEST(test_backend_name),
-	TEST(test_libvirt_stub),
 	{ 0 }
 };

@@ -80,7 +80,8 @@ class PrivateLibvirt:
     def start(self, timeout=60):
         self._write_config()
         script = ' && '.join(self._mounts() + [
-            f'exec libvirtd -f {self.dir}/etc/libvirtd.conf'])
+            f'exec libvirtd -f {self.dir}/etc/libvirtd.conf '
+            f'-p {self.dir}/libvirtd.pid'])
         self.log = open(os.path.join(self.dir, 'libvirtd.log'), 'wb')
         self.proc = subprocess.Popen(
             ['unshare', '-m', '--propagation', 'private', 'sh', '-c', script],
