@@ -361,6 +361,7 @@ static int run_relayout(struct cli *cli, const struct cli_cmd *cmd,
 		{ "range", required_argument, NULL, 'r' },
 		{ "migrate", no_argument, NULL, 'm' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "settle", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -389,6 +390,9 @@ static int run_relayout(struct cli *cli, const struct cli_cmd *cmd,
 			break;
 		case 'w':
 			req.wait = true;
+			break;
+		case 's':
+			req.settle = true;
 			break;
 		case 'h':
 			cli_cmd_help(stdout, cmd);
@@ -615,7 +619,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{
 		.name = "relayout",
 		.synopsis = "DOMAIN --range START:SIZE:NODE ... [--migrate] "
-			    "[--wait]",
+			    "[--wait|--settle]",
 		.summary = "tell the guest ranges of its memory moved nodes",
 		.help =
 "Tell the guest that ranges of its memory now belong to other host\n"
@@ -627,10 +631,12 @@ static const struct cli_cmd cli_cmds[] = {
 "                     0x hex, multiples of the block size) and the\n"
 "                     host node they belong to; 1 to 64 of them\n"
 "  --migrate          also migrate the pages in use now\n"
-"  --wait             wait for the completion and until no page is\n"
-"                     pending (within --timeout), showing the pending\n"
-"                     pages on a terminal, then print the accounting;\n"
-"                     without it, only queue the command\n",
+"  --wait             wait for the guest's completion, then print the\n"
+"                     accounting; without it, only queue the command\n"
+"  --settle           also wait until no page is pending (within\n"
+"                     --timeout), showing the pending pages on a\n"
+"                     terminal; pages the guest never frees (kernel\n"
+"                     memory) keep it waiting until the timeout\n",
 		.run = run_relayout,
 	},
 	{

@@ -553,10 +553,10 @@ enum vn_result vn_relayout(struct vn_dev *d, const struct vn_relayout_req *req,
 		      vn_args_relayout(d->id, req->ranges, req->nr,
 				       req->migrate), cmd_id, err))
 		return finish(d, -1, err->res, info, err);
-	if (!req->wait)
+	if (!req->wait && !req->settle)
 		return VN_OK;
 	res = wait_result(d, "relayout", *cmd_id, true, info, err);
-	if (res == VN_OK)
+	if (res == VN_OK && req->settle)
 		res = drain(d, info, err);
 	return finish(d, -1, res, info, err);
 }

@@ -36,7 +36,8 @@ struct vn_relayout_req {
 	const struct vn_range *ranges;
 	size_t nr;
 	bool migrate;
-	bool wait;
+	bool wait;		/* for the guest's completion */
+	bool settle;		/* then until no page is pending */
 };
 
 enum vn_result vn_query(struct vn_dev *d, struct vn_info *info,

@@ -402,7 +402,7 @@ static void test_relayout_wait(void)
 		{ 0x40000000, 0x8000000, 1 },
 	};
 	struct vn_relayout_req req = {
-		.ranges = r, .nr = 1, .migrate = true, .wait = true,
+		.ranges = r, .nr = 1, .migrate = true, .settle = true,
 	};
 	struct vn_info info;
 	struct vn_err err;
@@ -432,7 +432,7 @@ static void test_relayout_drain_timeout(void)
 		{ "query-virtio-numa", Q_PENDING(512), { 0 } },
 	};
 	static const struct vn_range r[] = { { 0x40000000, 0x8000000, 1 } };
-	struct vn_relayout_req req = { .ranges = r, .nr = 1, .wait = true };
+	struct vn_relayout_req req = { .ranges = r, .nr = 1, .settle = true };
 	struct vn_info info;
 	struct vn_err err;
 	struct script s;
