@@ -172,20 +172,17 @@ static int run_nodes(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	return done(&d, &info, res, &err);
 }
 
-/* --- report --- */
-
-static int run_report(struct cli *cli, const struct cli_cmd *cmd, int argc,
-		      char **argv)
+/*
+ * The start of a command whose only option is --help: take DOMAIN and
+ * open its device in @d.  Returns -1 to go on, else the exit status.
+ */
+static int start_plain(struct cli *cli, const struct cli_cmd *cmd, int argc,
+		       char **argv, const char **domain, struct vn_dev *d)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct vn_info info = { 0 };
-	const char *domain;
-	struct vn_err err;
-	enum vn_result res;
-	struct vn_dev d;
 	int c, rc;
 
 	while ((c = next_opt(cmd, argc, argv, opts)) != -1) {
@@ -194,11 +191,27 @@ static int run_report(struct cli *cli, const struct cli_cmd *cmd, int argc,
 		cli_cmd_help(stdout, cmd);
 		return 0;
 	}
-	domain = domain_arg(cmd, argc, argv);
-	if (!domain)
+	*domain = domain_arg(cmd, argc, argv);
+	if (!*domain)
 		return vn_result_exit_code(VN_ERR_USAGE);
-	rc = open_or_fail(cli, domain, &d);
-	if (rc)
+	rc = open_or_fail(cli, *domain, d);
+	return rc ? rc : -1;
+}
+
+/* --- report --- */
+
+static int run_report(struct cli *cli, const struct cli_cmd *cmd, int argc,
+		      char **argv)
+{
+	struct vn_info info = { 0 };
+	const char *domain;
+	struct vn_err err;
+	enum vn_result res;
+	struct vn_dev d;
+	int rc;
+
+	rc = start_plain(cli, cmd, argc, argv, &domain, &d);
+	if (rc >= 0)
 		return rc;
 	res = vn_report(&d, &info, &err);
 	if (info.id)
@@ -526,28 +539,15 @@ static enum vn_result watch_loop(struct cli *cli, struct vn_dev *d,
 static int run_watch(struct cli *cli, const struct cli_cmd *cmd, int argc,
 		     char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	struct vn_info info = { 0 };
 	const char *domain;
 	struct vn_err err;
 	enum vn_result res;
 	struct vn_dev d;
-	int c, rc;
+	int rc;
 
-	while ((c = next_opt(cmd, argc, argv, opts)) != -1) {
-		if (c != 'h')
-			return vn_result_exit_code(VN_ERR_USAGE);
-		cli_cmd_help(stdout, cmd);
-		return 0;
-	}
-	domain = domain_arg(cmd, argc, argv);
-	if (!domain)
-		return vn_result_exit_code(VN_ERR_USAGE);
-	rc = open_or_fail(cli, domain, &d);
-	if (rc)
+	rc = start_plain(cli, cmd, argc, argv, &domain, &d);
+	if (rc >= 0)
 		return rc;
 	catch_stop_signals();
 	res = watch_loop(cli, &d, &info, &err);

@@ -302,7 +302,7 @@ int qmp_execute(struct qmp_conn *c, const char *name,
 		struct json_object *args, struct json_object **ret,
 		struct vn_err *err)
 {
-	struct json_object *cmd, *reply, *val;
+	struct json_object *cmd, *reply;
 
 	*ret = NULL;
 	cmd = qmp_build_command(name, args, NULL);
@@ -310,13 +310,7 @@ int qmp_execute(struct qmp_conn *c, const char *name,
 		return vn_err_set(err, VN_ERR_IO, "out of memory"), -1;
 	if (qmp_execute_msg(c, cmd, &reply, err))
 		return -1;
-	if (qmp_decode_reply(name, reply, &val, err)) {
-		json_object_put(reply);
-		return -1;
-	}
-	*ret = json_object_get(val);
-	json_object_put(reply);
-	return 0;
+	return qmp_take_return(name, reply, ret, err);
 }
 
 /* The next event, queued or read: 1 and @ev, 0 on timeout, or -1. */

@@ -250,6 +250,21 @@ int qmp_decode_reply(const char *name, struct json_object *reply,
 	}
 }
 
+/*
+ * qmp_decode_reply(), taking @reply: *@ret gets a reference of its own to
+ * the "return" value.
+ */
+int qmp_take_return(const char *name, struct json_object *reply,
+		    struct json_object **ret, struct vn_err *err)
+{
+	struct json_object *val;
+	int r = qmp_decode_reply(name, reply, &val, err);
+
+	*ret = r ? NULL : json_object_get(val);
+	json_object_put(reply);
+	return r;
+}
+
 const char *qmp_event_name(struct json_object *ev)
 {
 	if (qmp_msg_kind(ev) != QMP_MSG_EVENT)

@@ -61,6 +61,8 @@ struct json_object *qmp_build_command(const char *name,
 enum qmp_msg_kind qmp_msg_kind(struct json_object *msg);
 int qmp_decode_reply(const char *name, struct json_object *reply,
 		     struct json_object **ret, struct vn_err *err);
+int qmp_take_return(const char *name, struct json_object *reply,
+		    struct json_object **ret, struct vn_err *err);
 const char *qmp_event_name(struct json_object *ev);
 struct json_object *qmp_event_data(struct json_object *ev);
 const char *qmp_json_str(struct json_object *obj);

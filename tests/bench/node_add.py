@@ -30,6 +30,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from vnuma.device import command, wait_completion  # noqa: E402
 from vnuma.guest import Guest, Node, Topology, parse_size, versions  # noqa: E402
+from vnuma.vmem import vmem_set  # noqa: E402
 
 GiB = 1 << 30
 # Nodes 0 and 1 boot with memory and CPUs, node 2 is empty.  Device
@@ -38,20 +39,6 @@ TOPO = Topology([Node(2048, [0]), Node(1024, [1]), Node(0, [])],
                 maxmem_mib=3072 + 3 * 4096, slots=2)
 EXTRA = ['-object', 'memory-backend-ram,id=vmem1,size=4G',
          '-device', 'virtio-mem-pci,id=vm1,memdev=vmem1,node=1,requested-size=0']
-
-
-def vmem_size(g):
-    return g.qmp.cmd('qom-get', path='/machine/peripheral/vm1', property='size')
-
-
-def vmem_set(g, size, timeout=600):
-    g.qmp.cmd('qom-set', path='/machine/peripheral/vm1',
-              property='requested-size', value=size)
-    deadline = time.monotonic() + timeout
-    while vmem_size(g) != size:
-        if time.monotonic() > deadline:
-            raise TimeoutError(vmem_size(g))
-        time.sleep(0.002)
 
 
 def mem_total_kb(g):
@@ -91,11 +78,11 @@ def vnuma_add_remove(g, size, i, completions):
 def vmem_add_remove(g, size):
     before = mem_total_kb(g)
     t0 = time.monotonic()
-    vmem_set(g, size)
+    vmem_set(g, {'vm1': size})
     wait_mem_total(g, before + size // 1024)
     t_add = time.monotonic() - t0
     t0 = time.monotonic()
-    vmem_set(g, 0)
+    vmem_set(g, {'vm1': 0})
     return t_add, time.monotonic() - t0
 
 

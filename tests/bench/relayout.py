@@ -22,6 +22,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from vnuma.device import relayout, report, nodes  # noqa: E402
 from vnuma.guest import Guest, Node, Topology, parse_size, versions  # noqa: E402
+from vnuma.vmem import vmem_set  # noqa: E402
 
 GiB = 1 << 30
 # Node 0: 7 GiB, [0, 2G) and [4G, 9G) (q35 puts 2 GiB below 4 GiB);
@@ -34,22 +35,6 @@ VMEM = ['-object', 'memory-backend-ram,id=vmem0,size=4G',
         '-device', 'virtio-mem-pci,id=vm0,memdev=vmem0,node=0,requested-size=4G',
         '-object', 'memory-backend-ram,id=vmem1,size=4G',
         '-device', 'virtio-mem-pci,id=vm1,memdev=vmem1,node=1,requested-size=0']
-
-
-def vmem_size(g, dev):
-    return g.qmp.cmd('qom-get', path=f'/machine/peripheral/{dev}', property='size')
-
-
-def vmem_set(g, sizes, timeout=600):
-    """Set requested-size of each device; wait until all have it."""
-    for dev, size in sizes.items():
-        g.qmp.cmd('qom-set', path=f'/machine/peripheral/{dev}',
-                  property='requested-size', value=size)
-    deadline = time.monotonic() + timeout
-    while any(vmem_size(g, d) != s for d, s in sizes.items()):
-        if time.monotonic() > deadline:
-            raise TimeoutError({d: vmem_size(g, d) for d in sizes})
-        time.sleep(0.005)
 
 
 def main():
