@@ -550,12 +550,11 @@ static bool lv_auth_error(void)
 		     e->code == VIR_ERR_AUTH_UNAVAILABLE);
 }
 
-/* Connect, find the domain, listen to it: 0, or -1 and @err. */
+/* Connect and find the domain: 0, or -1 and @err. */
 static int lv_open(struct lv_conn *lv, struct vn_err *err)
 {
 	char msg[512];
 	virErrorPtr e;
-	int r;
 
 	lv->conn = virConnectOpen(lv->uri);
 	if (!lv->conn && lv_auth_error())
@@ -583,12 +582,19 @@ static int lv_open(struct lv_conn *lv, struct vn_err *err)
 				  "domain at %s: %s", lv->domain, lv->uri,
 				  lv_last_error(msg, sizeof(msg))), -1;
 	}
+	return 0;
+}
 
-	/*
-	 * Listen before any command is sent, so that no event of one can
-	 * be missed; a stop after the state check is seen by the
-	 * lifecycle callback.
-	 */
+/*
+ * Listen to the domain: 0, or -1 and @err.  Listen before any command
+ * is sent, so that no event of one can be missed; a stop after the
+ * state check is seen by the lifecycle callback.
+ */
+static int lv_listen(struct lv_conn *lv, struct vn_err *err)
+{
+	char msg[512];
+	int r;
+
 	lv->timer = virEventAddTimeout(-1, lv_on_timer, lv, NULL);
 	if (lv->timer < 0)
 		return vn_err_set(err, VN_ERR_IO, "%s: cannot add a libvirt "
@@ -620,6 +626,40 @@ static int lv_open(struct lv_conn *lv, struct vn_err *err)
 	return 0;
 }
 
+static struct lv_conn *lv_new(const char *uri, const char *domain,
+			      int timeout_ms)
+{
+	struct lv_conn *lv = calloc(1, sizeof(*lv));
+
+	if (!lv)
+		return NULL;
+	lv->mon_cb = lv->life_cb = lv->timer = -1;
+	lv->timeout_ms = timeout_ms;
+	qmp_queue_init(&lv->events);
+	lv->uri = strdup(uri);
+	lv->domain = strdup(domain);
+	if (!lv->uri || !lv->domain) {
+		lv_free(lv);
+		return NULL;
+	}
+	return lv;
+}
+
+static int lv_finish(struct lv_conn *lv, int r, struct vn_conn **c,
+		     struct vn_err *err)
+{
+	if (!r) {
+		*c = conn_new(&lv_conn_ops, lv);
+		if (!*c) {
+			vn_err_set(err, VN_ERR_IO, "out of memory");
+			r = -1;
+		}
+	}
+	if (r)
+		lv_free(lv);
+	return r;
+}
+
 /*
  * Open domain @domain at libvirt URI @uri; wait at most @timeout_ms
  * (< 0: forever) for each reply of QEMU.
@@ -634,29 +674,45 @@ int conn_open_uri(struct vn_conn **c, const char *uri, const char *domain,
 	*c = NULL;
 	if (lv_init(err))
 		return vn_err_prefix(err, "%s: ", domain), -1;
-	lv = calloc(1, sizeof(*lv));
+	lv = lv_new(uri, domain, timeout_ms);
 	if (!lv)
 		return vn_err_set(err, VN_ERR_IO, "out of memory"), -1;
-	lv->mon_cb = lv->life_cb = lv->timer = -1;
-	lv->timeout_ms = timeout_ms;
-	qmp_queue_init(&lv->events);
-	lv->uri = strdup(uri);
-	lv->domain = strdup(domain);
-	if (!lv->uri || !lv->domain) {
-		lv_free(lv);
-		return vn_err_set(err, VN_ERR_IO, "out of memory"), -1;
-	}
 	pipe_block(&old);
 	r = lv_open(lv, err);
+	if (!r)
+		r = lv_listen(lv, err);
 	pipe_restore(&old);
-	if (!r) {
-		*c = conn_new(&lv_conn_ops, lv);
-		if (!*c) {
-			vn_err_set(err, VN_ERR_IO, "out of memory");
-			r = -1;
-		}
-	}
-	if (r)
-		lv_free(lv);
-	return r;
+	return lv_finish(lv, r, c, err);
+}
+
+/*
+ * Open @dom on a connection @conn that the caller keeps and watches
+ * (vnumad): the connection's close callback stays the caller's, who
+ * must close the returned one before @conn goes.
+ */
+int conn_open_shared(struct vn_conn **c, virConnectPtr conn,
+		     virDomainPtr dom, const char *uri, int timeout_ms,
+		     struct vn_err *err)
+{
+	struct lv_conn *lv;
+	const char *name = virDomainGetName(dom);
+	int r;
+
+	*c = NULL;
+	if (lv_init(err))
+		return -1;
+	lv = lv_new(uri, name ? name : "?", timeout_ms);
+	if (!lv)
+		return vn_err_set(err, VN_ERR_IO, "out of memory"), -1;
+	virConnectRef(conn);
+	lv->conn = conn;
+	virDomainRef(dom);
+	lv->dom = dom;
+	r = lv_listen(lv, err);
+	return lv_finish(lv, r, c, err);
+}
+
+int lv_global_init(struct vn_err *err)
+{
+	return lv_init(err);
 }

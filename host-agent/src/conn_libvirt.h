@@ -7,6 +7,9 @@
 #ifndef VN_CONN_LIBVIRT_H
 #define VN_CONN_LIBVIRT_H
 
+#include <libvirt/libvirt.h>
+
+#include "conn.h"
 #include "qmpproto.h"
 
 /*
@@ -28,5 +31,11 @@ int lv_parse_reply(const char *name, const char *text,
 
 /* Copy @msg into @buf as one line: newlines become blanks. */
 void lv_one_line(char *buf, size_t len, const char *msg);
+
+/* libvirt's error handler and default event loop, once per process. */
+int lv_global_init(struct vn_err *err);
+int conn_open_shared(struct vn_conn **c, virConnectPtr conn,
+		     virDomainPtr dom, const char *uri, int timeout_ms,
+		     struct vn_err *err);
 
 #endif /* VN_CONN_LIBVIRT_H */

@@ -269,6 +269,57 @@ static int decode_cmds(struct json_object *a, struct vn_info *info,
 	return 0;
 }
 
+static int decode_ram_range(struct json_object *o, struct vn_ram *r,
+			    struct vn_err *err)
+{
+	const char *memdev;
+	uint64_t node;
+
+	if (jx_u64(o, "addr", UINT64_MAX, &r->addr, err) ||
+	    jx_u64(o, "size", UINT64_MAX, &r->size, err) ||
+	    jx_str(o, "memdev", &memdev, err) ||
+	    jx_opt_u64(o, "node", UINT32_MAX, &r->has_node, &node, err))
+		return -1;
+	if (!r->size || r->addr + r->size < r->addr)
+		return vn_err_set(err, VN_ERR_IO, "empty or wrapping range 0x%"
+				  PRIx64 "+0x%" PRIx64, r->addr, r->size), -1;
+	if (strlen(memdev) >= sizeof(r->memdev))
+		return vn_err_set(err, VN_ERR_IO, "memdev id '%.80s' is too "
+				  "long", memdev), -1;
+	copy_str(r->memdev, sizeof(r->memdev), memdev);
+	r->node = node;
+	return 0;
+}
+
+/* 'ram', optional: ascending and not overlapping, or QEMU is broken. */
+static int decode_ram(struct json_object *o, struct vn_info *info,
+		      struct vn_err *err)
+{
+	struct json_object *a;
+	size_t i, nr;
+
+	if (!json_object_object_get_ex(o, "ram", &a))
+		return 0;
+	if (!json_object_is_type(a, json_type_array))
+		return vn_err_set(err, VN_ERR_IO, "'ram' is not an array"), -1;
+	nr = json_object_array_length(a);
+	info->ram = calloc(nr ? nr : 1, sizeof(*info->ram));
+	if (!info->ram)
+		return vn_err_set(err, VN_ERR_IO, "out of memory"), -1;
+	for (i = 0; i < nr; i++) {
+		struct vn_ram *r = &info->ram[i];
+
+		if (decode_ram_range(json_object_array_get_idx(a, i), r, err))
+			return vn_err_prefix(err, "ram[%zu]: ", i), -1;
+		if (i && r->addr < r[-1].addr + r[-1].size)
+			return vn_err_set(err, VN_ERR_IO, "ram[%zu]: 0x%" PRIx64
+					  " overlaps or precedes the range "
+					  "before it", i, r->addr), -1;
+		info->nr_ram++;
+	}
+	return 0;
+}
+
 static bool is_pow2(uint64_t v)
 {
 	return v && !(v & (v - 1));
@@ -318,7 +369,8 @@ int vn_decode_info(struct json_object *o, struct vn_info *info,
 	    jx_array(o, "nodes", &nodes, err) ||
 	    jx_array(o, "commands", &cmds, err) ||
 	    decode_nodes(nodes, info, err) ||
-	    decode_cmds(cmds, info, err))
+	    decode_cmds(cmds, info, err) ||
+	    decode_ram(o, info, err))
 		return -1;
 	if (info->nr_nodes && !info->has_page_size)
 		return vn_err_set(err, VN_ERR_IO, "'page-size' is missing but "
@@ -332,6 +384,7 @@ void vn_info_free(struct vn_info *info)
 	free(info->qom_path);
 	free(info->nodes);
 	free(info->commands);
+	free(info->ram);
 	memset(info, 0, sizeof(*info));
 }
 

@@ -51,6 +51,15 @@ struct vn_cmd_info {
 };
 
 /* VirtioNumaInfo */
+/* Guest RAM a memory backend gives, by guest-physical range. */
+struct vn_ram {
+	uint64_t addr;
+	uint64_t size;
+	char memdev[64];
+	bool has_node;
+	uint32_t node;		/* the node whose memory it is */
+};
+
 struct vn_info {
 	char *id;
 	char *qom_path;
@@ -70,6 +79,8 @@ struct vn_info {
 	struct vn_node *nodes;
 	size_t nr_commands;
 	struct vn_cmd_info *commands;
+	size_t nr_ram;		/* 0 from a QEMU that does not say */
+	struct vn_ram *ram;
 };
 
 /* VIRTIO_NUMA_COMPLETION data; strings point into the event. */

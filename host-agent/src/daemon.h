@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vnumad: keeps the last per-node report of every running domain that
+ * has a virtio-numa device, exports it, relays a guest out after it
+ * migrated in, and runs the rebalance policy.
+ *
+ * One thread runs libvirt's event loop.  Callbacks (libvirt events,
+ * control socket, signals) only record what happened; vnd_work(),
+ * called between loop iterations, does everything that talks to QEMU.
+ * So no callback ever waits on a VM, and a wait on a VM (the
+ * completion of a relayout) may run the event loop itself.
+ */
+#ifndef VN_DAEMON_H
+#define VN_DAEMON_H
+
+#include <stdbool.h>
+#include <libvirt/libvirt.h>
+
+#include "config.h"
+#include "vnproto.h"
+
+#define VND_MAX_EXPECTED	32	/* incoming migrations announced */
+#define VND_EXPECT_TTL_MS	(30 * 60 * 1000)
+
+struct vnd_domain {
+	struct vnd_domain *next;
+	virDomainPtr dom;
+	char name[256];
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	bool checked;		/* asked QEMU whether it has a device */
+	char device[64];	/* the device's id; "" for none */
+	bool refresh;		/* query the device on the next pass */
+	bool relayout_due;	/* migrated in: relayout on the next pass */
+	unsigned int relayout_tries;
+	bool has_info;
+	struct vn_info info;	/* as last queried */
+	long long updated;	/* wall clock seconds of @info */
+	unsigned int relayouts;	/* relayouts vnumad sent */
+	char last_error[1024];
+};
+
+struct vnd_expected {
+	char name[256];
+	long long at_ms;
+};
+
+struct vnd_client;
+
+struct vnd {
+	struct vnd_config cfg;
+	const char *config_path;
+	bool foreground;
+
+	virConnectPtr conn;
+	char conn_uri[256];	/* the URI @conn was opened with */
+	int life_cb;
+	int mon_cb;
+	bool lost;		/* the connection closed: reconnect */
+	long long next_connect_ms;
+
+	int listen_fd;
+	int listen_watch;
+	int signal_fd;
+	int signal_watch;
+	int tick;		/* wakes the loop for timed work */
+	struct vnd_client *clients;
+
+	struct vnd_domain *domains;
+	struct vnd_expected expected[VND_MAX_EXPECTED];
+	size_t nr_expected;
+
+	bool quit;
+	bool reload;
+	bool export_due;
+	long long next_rebalance_ms;
+};
+
+int vnd_start(struct vnd *d);
+void vnd_run(struct vnd *d);
+void vnd_stop(struct vnd *d);
+
+#endif /* VN_DAEMON_H */
