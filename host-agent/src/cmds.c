@@ -649,6 +649,39 @@ static const struct cli_cmd cli_cmds[] = {
 "(Ctrl-C).  On a terminal the screen is redrawn.\n",
 		.run = run_watch,
 	},
+	{
+		.name = "rebalance",
+		.synopsis = "[DOMAIN] [--apply] [--json]",
+		.summary = "ask vnumad for the layouts the host binding gives",
+		.help =
+"Ask vnumad (at --socket) to plan, for every domain it knows or only\n"
+"DOMAIN, the layout that follows where the host keeps the guest's\n"
+"memory: each range of guest RAM goes to the lowest-numbered guest\n"
+"node whose memory backend is bound to the same host nodes as the\n"
+"range's own backend; memory of an unbound backend stays with its\n"
+"node.  Prints the host's free memory per node and, per domain, what\n"
+"each node has and would have, and the relayout ranges.  A dry run\n"
+"unless --apply.  Needs no -c or --qmp.\n"
+"\n"
+"  --apply      send the relayouts and wait for the guests' answers\n"
+"  --json       print vnumad's answer as JSON\n"
+"\n"
+"The exit code is 4 if some domain could not be planned or relaid.\n",
+		.run = run_rebalance,
+	},
+	{
+		.name = "daemon-status",
+		.synopsis = "[--json]",
+		.summary = "show what vnumad knows",
+		.help =
+"Print vnumad's libvirt connection, its rebalance mode, and each\n"
+"domain with a virtio-numa device it follows: nodes, age of the last\n"
+"report, relayouts it sent, and its last error.  Needs no -c or\n"
+"--qmp.\n"
+"\n"
+"  --json       print vnumad's answer as JSON\n",
+		.run = run_daemon_status,
+	},
 };
 
 const struct cli_cmd *cli_find(const char *name)

@@ -14,6 +14,7 @@ struct cli {
 	const char *uri;	/* -c: libvirt */
 	const char *qmp;	/* --qmp: a QMP socket */
 	const char *device;	/* --device */
+	const char *socket;	/* --socket: vnumad's */
 	int timeout_ms;		/* --timeout; < 0: none */
 	bool tty;		/* stderr is a terminal: show progress */
 	bool tty_out;		/* stdout is a terminal: redraw in place */
@@ -29,6 +30,10 @@ struct cli_cmd {
 };
 
 const struct cli_cmd *cli_find(const char *name);
+int run_daemon_status(struct cli *cli, const struct cli_cmd *cmd, int argc,
+		      char **argv);
+int run_rebalance(struct cli *cli, const struct cli_cmd *cmd, int argc,
+		  char **argv);
 void cli_list(FILE *f);
 void cli_cmd_help(FILE *f, const struct cli_cmd *cmd);
 

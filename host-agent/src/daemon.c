@@ -1056,6 +1056,7 @@ int vnd_start(struct vnd *d)
 		vn_log(LOG_ERR, "cannot watch the sockets: %s", lv_err());
 		return -1;
 	}
+	d->export_due = true;
 	vn_log(LOG_NOTICE, "listening on %s; libvirt at %s", d->cfg.socket,
 	       d->cfg.uri);
 	return 0;
@@ -1093,6 +1094,9 @@ void vnd_stop(struct vnd *d)
 	}
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
+	/* Stale figures would look current to whoever scrapes them. */
+	if (*d->cfg.export_path)
+		unlink(d->cfg.export_path);
 	vnd_disconnect(d);
 	while ((dm = d->domains)) {
 		d->domains = dm->next;

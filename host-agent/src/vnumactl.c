@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "ctl.h"
 #include "log.h"
 #include "size.h"
 
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 "      --qmp PATH      the VM's QMP UNIX socket; DOMAIN is then only a\n"
 "                      label for messages and backend names\n"
 "  -d, --device ID     the virtio-numa device's id (default %s)\n"
+"  -s, --socket PATH   vnumad's control socket, for rebalance and\n"
+"                      daemon-status (default " VN_CTL_SOCKET ")\n"
 "  -t, --timeout SEC   wait at most SEC seconds for each answer of QEMU\n"
 "                      or the guest (default %d; 0 waits forever)\n"
 "  -v, --verbose       say more; twice: show the QMP traffic\n"
@@ -73,6 +76,7 @@ static int parse_globals(struct cli *cli, int argc, char **argv)
 		{ "connect", required_argument, NULL, 'c' },
 		{ "qmp", required_argument, NULL, 'Q' },
 		{ "device", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -85,7 +89,7 @@ static int parse_globals(struct cli *cli, int argc, char **argv)
 	int c;
 
 	/* '+': stop at the command; its options are its own. */
-	while ((c = getopt_long(argc, argv, "+c:d:t:vqhV", opts,
+	while ((c = getopt_long(argc, argv, "+c:d:s:t:vqhV", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -96,6 +100,9 @@ static int parse_globals(struct cli *cli, int argc, char **argv)
 			break;
 		case 'd':
 			cli->device = optarg;
+			break;
+		case 's':
+			cli->socket = optarg;
 			break;
 		case 't':
 			if (parse_uint(optarg, MAX_TIMEOUT_S, "timeout", &secs,
@@ -138,6 +145,7 @@ int main(int argc, char **argv)
 {
 	struct cli cli = {
 		.device = DEFAULT_DEVICE,
+		.socket = VN_CTL_SOCKET,
 		.timeout_ms = DEFAULT_TIMEOUT_S * 1000,
 	};
 	const struct cli_cmd *cmd;

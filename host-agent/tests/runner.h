@@ -54,5 +54,7 @@ extern const struct test vnproto_tests[];
 extern const struct test qmp_io_tests[];
 extern const struct test vnuma_tests[];
 extern const struct test libvirt_tests[];
+extern const struct test plan_tests[];
+extern const struct test daemon_tests[];
 
 #endif /* VN_TEST_RUNNER_H */

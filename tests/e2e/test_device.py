@@ -324,3 +324,89 @@ def test_module_unload_reload(boot):
         assert wait_completion(g, cid)['status'] == 'ok'
     done, info = report(g)
     assert done['status'] == 'ok' and info['bogus-events'] == 0
+
+
+MiB, GiB = 1 << 20, 1 << 30
+RAM_TOPOLOGIES = {
+    # All RAM below 4 GiB.
+    'four-nodes-one-cpuless': (TOPOLOGIES['four-nodes-one-cpuless'],
+                               'id=vnuma0'),
+    # 3 GiB: q35 puts 2 GiB below 4 GiB, so node 1's backend shows in
+    # two places; node 2 is empty, for virtio-numa-node-add.
+    'split-at-4g-node-add': (Topology([Node(1024, [0]), Node(2048, [1]),
+                                       Node(0, [])],
+                                      maxmem_mib=3072 + 512),
+                             'id=vnuma0,region-size=512M'),
+}
+
+
+def q35_boot_ram(topo):
+    """Where q35 maps the boot RAM, as query-virtio-numa lists it:
+    [(addr, size, memdev, node)].  The -numa backends follow each other
+    in node order (hw/core/numa.c); the first 2 GiB of them are mapped
+    from 0 if there are 2.75 GiB or more, else the first 2.75 GiB; the
+    rest from 4 GiB (hw/i386/pc_q35.c)."""
+    total = topo.mem_mib * MiB
+    low = 0x80000000 if total >= 0xb0000000 else 0xb0000000
+    out, off = [], 0
+    for i, n in enumerate(topo.nodes):
+        size = n.mem_mib * MiB
+        for start, end, base in ((0, low, 0), (low, total, 4 * GiB - low)):
+            a, b = max(off, start), min(off + size, end)
+            if a < b:
+                out.append((base + a, b - a, f'ram-node{i}', i))
+        off += size
+    return sorted(out)
+
+
+def ram_ranges(g):
+    """query-virtio-numa's ram as [(addr, size, memdev, node or None)],
+    checked: ascending, not overlapping, one backend's adjacent pieces
+    merged."""
+    ram = [(r['addr'], r['size'], r['memdev'], r.get('node'))
+           for r in g.qmp.cmd('query-virtio-numa')[0]['ram']]
+    for (a, s, m, _), (na, _, nm, _) in zip(ram, ram[1:]):
+        assert a + s <= na, ram
+        assert a + s < na or m != nm, ram
+    assert all(s > 0 for _, s, _, _ in ram), ram
+    return ram
+
+
+@pytest.mark.parametrize('name', RAM_TOPOLOGIES)
+def test_query_ram(boot, name):
+    """query-virtio-numa maps guest-physical RAM to the -numa backends and
+    their nodes, and to the backends of nodes added at run time."""
+    topo, dev = RAM_TOPOLOGIES[name]
+    g = boot(topo, vnuma=dev)
+    boot_ram = q35_boot_ram(topo)
+    ram = ram_ranges(g)
+    assert ram == boot_ram
+    # Exactly the boot RAM: the low 1 MiB has no hole here.  The VGA and
+    # SMRAM window 0xa0000-0xbffff is an alias of PCI space, which has
+    # nothing there (-nodefaults: no VGA), so the RAM under it shows
+    # through; 0xc0000-0xfffff is RAM in all PAM segments, as SeaBIOS
+    # leaves them (shadowed BIOS and option ROMs, part read-only), and
+    # merged with the rest of node 0's.  The PCI hole below 4 GiB is no
+    # hole either: the RAM that would be there is mapped from 4 GiB.
+    assert ram[0][0] == 0
+    assert sum(s for _, s, _, _ in ram) == topo.mem_mib * MiB
+    # A backend nothing maps is no guest RAM.
+    g.qmp.cmd('object-add', **{'qom-type': 'memory-backend-ram',
+                               'id': 'spare', 'size': 512 * MiB})
+    assert ram_ranges(g) == boot_ram
+    if 'region-size' not in dev:
+        return
+    # Added, the backend is node 2's memory in the device's region.
+    r = g.qmp.cmd('virtio-numa-node-add', id='vnuma0', node=2, memdev='spare')
+    assert wait_completion(g, r['command-id'], 120)['status'] == 'ok'
+    region = [d['data'] for d in g.qmp.cmd('query-memory-devices')
+              if d['type'] == 'virtio-numa'][0]
+    added = [(n['memaddr'], n['size'], 'spare', n['node'])
+             for n in region['nodes']]
+    assert added == [(region['memaddr'], 512 * MiB, 'spare', 2)]
+    assert ram_ranges(g) == boot_ram + added
+    # Removed, it is gone again.
+    assert command(g, 'virtio-numa-node-remove', node=2,
+                   timeout=300)['status'] == 'ok'
+    assert ram_ranges(g) == boot_ram
+    g.qmp.cmd('object-del', id='spare')

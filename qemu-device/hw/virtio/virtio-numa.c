@@ -19,6 +19,7 @@
 #include "qemu/iov.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
+#include "qemu/rcu.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-virtio-numa.h"
@@ -666,6 +667,140 @@ static VirtioNumaCommandInfo *virtio_numa_cmd_info(uint64_t id, uint16_t type,
     return ci;
 }
 
+/*
+ * Guest RAM by memory backend: each backend under /objects whose memory
+ * region the flat view of the system address space shows, with the node
+ * it is the memory of.  RAM that is not a backend's (ROMs, video memory)
+ * is left out.
+ */
+typedef struct VirtIONumaRamBackend {
+    HostMemoryBackend *be;
+    const MemoryRegion *mr;
+    int node;                       /* -1: no node's memory */
+} VirtIONumaRamBackend;
+
+typedef struct VirtIONumaRamWalk {
+    GArray *backends;               /* of VirtIONumaRamBackend */
+    VirtioNumaRamRangeList **tail;
+    VirtioNumaRamRange *last;       /* the range @last_be ends */
+    const VirtIONumaRamBackend *last_be;
+} VirtIONumaRamWalk;
+
+static VirtIONumaRamBackend *virtio_numa_ram_find(VirtIONumaRamWalk *w,
+                                                  const MemoryRegion *mr)
+{
+    unsigned int i;
+
+    for (i = 0; i < w->backends->len; i++) {
+        VirtIONumaRamBackend *b = &g_array_index(w->backends,
+                                                 VirtIONumaRamBackend, i);
+
+        if (b->mr == mr) {
+            return b;
+        }
+    }
+    return NULL;
+}
+
+static void virtio_numa_ram_set_node(VirtIONumaRamWalk *w,
+                                     HostMemoryBackend *be, unsigned int node)
+{
+    MemoryRegion *mr = be ? host_memory_backend_get_memory(be) : NULL;
+    VirtIONumaRamBackend *b = mr ? virtio_numa_ram_find(w, mr) : NULL;
+
+    if (b) {
+        b->node = node;
+    }
+}
+
+static int virtio_numa_ram_add_backend(Object *obj, void *opaque)
+{
+    VirtIONumaRamWalk *w = opaque;
+    VirtIONumaRamBackend b = { .node = -1 };
+
+    b.be = (HostMemoryBackend *)object_dynamic_cast(obj, TYPE_MEMORY_BACKEND);
+    b.mr = b.be ? host_memory_backend_get_memory(b.be) : NULL;
+    if (b.mr) {
+        g_array_append_val(w->backends, b);
+    }
+    return 0;
+}
+
+/* The nodes virtio-numa-node-add added, on any virtio-numa device. */
+static int virtio_numa_ram_added_nodes(Object *obj, void *opaque)
+{
+    VirtIONuma *vn;
+    unsigned int i;
+
+    if (!object_dynamic_cast(obj, TYPE_VIRTIO_NUMA)) {
+        return 0;
+    }
+    vn = VIRTIO_NUMA(obj);
+    for (i = 0; i < MAX_NODES; i++) {
+        virtio_numa_ram_set_node(opaque, vn->added[i].memdev, i);
+    }
+    return 0;
+}
+
+/* One range of the flat view, in ascending order. */
+static bool virtio_numa_ram_range(Int128 start, Int128 len,
+                                  const MemoryRegion *mr,
+                                  hwaddr offset_in_region, void *opaque)
+{
+    VirtIONumaRamWalk *w = opaque;
+    const VirtIONumaRamBackend *b = virtio_numa_ram_find(w, mr);
+    VirtioNumaRamRange *r;
+    uint64_t addr, size;
+
+    if (!b) {
+        return false;
+    }
+    addr = int128_get64(start);
+    size = int128_get64(len);
+    if (w->last_be == b && w->last->addr + w->last->size == addr) {
+        w->last->size += size;
+        return false;
+    }
+    r = g_new0(VirtioNumaRamRange, 1);
+    r->addr = addr;
+    r->size = size;
+    r->memdev = g_strdup(object_get_canonical_path_component(OBJECT(b->be)));
+    if (b->node >= 0) {
+        r->has_node = true;
+        r->node = b->node;
+    }
+    QAPI_LIST_APPEND(w->tail, r);
+    w->last = r;
+    w->last_be = b;
+    return false;
+}
+
+static VirtioNumaRamRangeList *virtio_numa_ram(void)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    VirtioNumaRamRangeList *list = NULL;
+    VirtIONumaRamWalk w = {
+        .backends = g_array_new(false, false, sizeof(VirtIONumaRamBackend)),
+        .tail = &list,
+    };
+    unsigned int i;
+
+    object_child_foreach(object_get_objects_root(),
+                         virtio_numa_ram_add_backend, &w);
+    for (i = 0; ms->numa_state && i < ms->numa_state->num_nodes; i++) {
+        virtio_numa_ram_set_node(&w, ms->numa_state->nodes[i].node_memdev, i);
+    }
+    object_child_foreach_recursive(object_get_root(),
+                                   virtio_numa_ram_added_nodes, &w);
+    WITH_RCU_READ_LOCK_GUARD() {
+        FlatView *fv = address_space_to_flatview(&address_space_memory);
+
+        flatview_for_each_range(fv, virtio_numa_ram_range, &w);
+    }
+    g_array_free(w.backends, true);
+    return list;
+}
+
 static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
 {
     VirtioNumaInfo *info = g_new0(VirtioNumaInfo, 1);
@@ -741,6 +876,7 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
 
         QAPI_LIST_APPEND(ctail, virtio_numa_cmd_info(c->id, c->type, st));
     }
+    info->ram = virtio_numa_ram();
     return info;
 }
 
