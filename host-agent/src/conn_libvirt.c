@@ -590,7 +590,7 @@ static int lv_open(struct lv_conn *lv, struct vn_err *err)
  * is sent, so that no event of one can be missed; a stop after the
  * state check is seen by the lifecycle callback.
  */
-static int lv_listen(struct lv_conn *lv, struct vn_err *err)
+static int lv_listen(struct lv_conn *lv, bool shared, struct vn_err *err)
 {
 	char msg[512];
 	int r;
@@ -600,6 +600,14 @@ static int lv_listen(struct lv_conn *lv, struct vn_err *err)
 		return vn_err_set(err, VN_ERR_IO, "%s: cannot add a libvirt "
 				  "timer: %s", lv->domain,
 				  lv_last_error(msg, sizeof(msg))), -1;
+	/*
+	 * A shared connection's owner listens and passes events on
+	 * (conn_shared_event()): a second callback for one domain beside
+	 * the owner's for all of them is never called by libvirt 9.0's
+	 * remote driver.
+	 */
+	if (shared)
+		goto state;
 	lv->life_cb = virConnectDomainEventRegisterAny(lv->conn, lv->dom,
 				VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 				VIR_DOMAIN_EVENT_CALLBACK(lv_on_lifecycle),
@@ -607,6 +615,7 @@ static int lv_listen(struct lv_conn *lv, struct vn_err *err)
 	if (lv->life_cb < 0)
 		vn_log(LOG_DEBUG, "%s: no lifecycle events: %s", lv->domain,
 		       lv_last_error(msg, sizeof(msg)));
+state:
 	r = virDomainIsActive(lv->dom);
 	if (r < 0)
 		return vn_err_set(err, VN_ERR_IO, "%s: cannot get the domain's "
@@ -616,6 +625,8 @@ static int lv_listen(struct lv_conn *lv, struct vn_err *err)
 	if (!r)
 		return vn_err_set(err, VN_ERR_IO, "%s: the domain is not "
 				  "running (at %s)", lv->domain, lv->uri), -1;
+	if (shared)
+		return 0;
 	lv->mon_cb = virConnectDomainQemuMonitorEventRegister(lv->conn,
 				lv->dom, NULL, lv_on_event, lv, NULL, 0);
 	if (lv->mon_cb < 0)
@@ -680,15 +691,17 @@ int conn_open_uri(struct vn_conn **c, const char *uri, const char *domain,
 	pipe_block(&old);
 	r = lv_open(lv, err);
 	if (!r)
-		r = lv_listen(lv, err);
+		r = lv_listen(lv, false, err);
 	pipe_restore(&old);
 	return lv_finish(lv, r, c, err);
 }
 
 /*
  * Open @dom on a connection @conn that the caller keeps and watches
- * (vnumad): the connection's close callback stays the caller's, who
- * must close the returned one before @conn goes.
+ * (vnumad): the connection's callbacks stay the caller's, who passes
+ * the domain's QEMU events and its stop on with conn_shared_event()
+ * and conn_shared_stopped(), and closes the returned connection before
+ * @conn goes.
  */
 int conn_open_shared(struct vn_conn **c, virConnectPtr conn,
 		     virDomainPtr dom, const char *uri, int timeout_ms,
@@ -708,8 +721,23 @@ int conn_open_shared(struct vn_conn **c, virConnectPtr conn,
 	lv->conn = conn;
 	virDomainRef(dom);
 	lv->dom = dom;
-	r = lv_listen(lv, err);
+	r = lv_listen(lv, true, err);
 	return lv_finish(lv, r, c, err);
+}
+
+void conn_shared_event(struct vn_conn *c, const char *event,
+		       long long seconds, unsigned int micros,
+		       const char *details)
+{
+	lv_on_event(NULL, NULL, event, seconds, micros, details, c->priv);
+}
+
+void conn_shared_stopped(struct vn_conn *c, int detail)
+{
+	struct lv_conn *lv = c->priv;
+
+	if (!lv->stopped)
+		lv->stopped = 1 + detail;
 }
 
 int lv_global_init(struct vn_err *err)

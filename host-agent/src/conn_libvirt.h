@@ -37,5 +37,9 @@ int lv_global_init(struct vn_err *err);
 int conn_open_shared(struct vn_conn **c, virConnectPtr conn,
 		     virDomainPtr dom, const char *uri, int timeout_ms,
 		     struct vn_err *err);
+void conn_shared_event(struct vn_conn *c, const char *event,
+		       long long seconds, unsigned int micros,
+		       const char *details);
+void conn_shared_stopped(struct vn_conn *c, int detail);
 
 #endif /* VN_CONN_LIBVIRT_H */

@@ -189,8 +189,11 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 			return 0;
 		dm = dom_find(d, uuid);
 		if (dm) {
+			/* vnd_work() may be in the middle of it: it frees. */
 			vn_log(LOG_INFO, "%s: stopped", dm->name);
-			dom_remove(d, dm);
+			dm->gone = true;
+			if (dm->op)
+				conn_shared_stopped(dm->op, detail);
 		}
 		return 0;
 	}
@@ -223,14 +226,14 @@ static void on_monitor_event(virConnectPtr conn, virDomainPtr dom,
 	struct vnd_domain *dm;
 
 	(void)conn;
-	(void)seconds;
-	(void)micros;
-	(void)details;
 	if (strcmp(event, VN_EV_REPORT) && strcmp(event, VN_EV_COMPLETION))
 		return;
 	dm = dom_get(d, dom);
-	if (dm)
-		dm->refresh = true;
+	if (!dm)
+		return;
+	dm->refresh = true;
+	if (dm->op)
+		conn_shared_event(dm->op, event, seconds, micros, details);
 }
 
 static void on_close(virConnectPtr conn, int reason, void *opaque)
@@ -335,8 +338,20 @@ static int dev_open(struct vnd *d, struct vnd_domain *dm, struct vn_dev *dev,
 	dev->domain = dm->name;
 	dev->id = dm->device;
 	dev->timeout_ms = wait_ms;
-	return conn_open_shared(&dev->conn, d->conn, dm->dom, d->conn_uri,
-				d->cfg.monitor_timeout_s * 1000, err);
+	if (conn_open_shared(&dev->conn, d->conn, dm->dom, d->conn_uri,
+			     d->cfg.monitor_timeout_s * 1000, err))
+		return -1;
+	dm->op = dev->conn;
+	return 0;
+}
+
+static void dev_close(struct vnd_domain *dm, struct vn_dev *dev)
+{
+	if (!dev->conn)
+		return;
+	dm->op = NULL;
+	conn_close(dev->conn);
+	dev->conn = NULL;
 }
 
 static void dom_error(struct vnd_domain *dm, int level, struct vn_err *err)
@@ -378,7 +393,7 @@ static void dom_check(struct vnd *d, struct vnd_domain *dm)
 		       "virtio-numa device " : "no virtio-numa device",
 		       dm->device);
 	}
-	conn_close(dev.conn);
+	dev_close(dm, &dev);
 	dm->checked = true;
 	dm->refresh = *dm->device;
 }
@@ -404,7 +419,7 @@ static void dom_refresh(struct vnd *d, struct vnd_domain *dm)
 	} else {
 		dom_error(dm, LOG_WARNING, &err);
 	}
-	conn_close(dev.conn);
+	dev_close(dm, &dev);
 }
 
 /* The binding plan of one VM, with a fresh query of it. */
@@ -445,6 +460,10 @@ static enum vn_result dom_apply(struct vnd_domain *dm, struct vn_dev *dev,
 	enum vn_result res;
 	uint64_t cid;
 
+	if (!plan->nr) {
+		vn_log(LOG_NOTICE, "%s: no block of it can move", dm->name);
+		return VN_OK;
+	}
 	res = vn_relayout(dev, &req, &cid, &info, err);
 	if (info.nr_nodes) {
 		vn_info_free(&dm->info);
@@ -509,7 +528,7 @@ static void dom_migrated(struct vnd *d, struct vnd_domain *dm)
 		if (dom_apply(dm, &dev, &plan, &err) != VN_OK)
 			dom_error(dm, LOG_ERR, &err);
 	}
-	conn_close(dev.conn);
+	dev_close(dm, &dev);
 	d->export_due = true;
 }
 
@@ -575,7 +594,8 @@ static struct json_object *vnd_rebalance(struct vnd *d, const char *only,
 	}
 	json_object_object_add(out, "host-nodes", host_nodes_json(d, f));
 	for (dm = d->domains; dm; dm = dm->next) {
-		if (!dm->dom || !*dm->device || (only && strcmp(only, dm->name)))
+		if (!dm->dom || dm->gone || !*dm->device ||
+		    (only && strcmp(only, dm->name)))
 			continue;
 		if (dev_open(d, dm, &dev, RELAYOUT_WAIT_MS, &err) ||
 		    dom_plan(dm, &dev, plan, &err)) {
@@ -605,9 +625,7 @@ static struct json_object *vnd_rebalance(struct vnd *d, const char *only,
 							err.msg));
 			}
 		}
-		if (dev.conn)
-			conn_close(dev.conn);
-		memset(&dev, 0, sizeof(dev));
+		dev_close(dm, &dev);
 		json_object_array_add(plans, pj);
 	}
 	fclose(f);
@@ -780,6 +798,22 @@ static struct json_object *status_json(struct vnd *d)
 	return o;
 }
 
+/* Is @name a running domain with the device?  If not, say why. */
+static bool dom_usable(struct vnd *d, const char *name, char *why,
+		      size_t len)
+{
+	struct vnd_domain *dm = dom_find_name(d, name);
+
+	if (!dm)
+		snprintf(why, len, "no such running domain");
+	else if (!dm->checked)
+		snprintf(why, len, "%.256s: not looked at yet; try again",
+			 name);
+	else if (!*dm->device)
+		snprintf(why, len, "%.256s has no virtio-numa device", name);
+	return dm && dm->checked && *dm->device;
+}
+
 /* Answer what needs no VM now; 1 when the request waits for vnd_work(). */
 static int client_request(struct vnd_client *c, char **reply)
 {
@@ -802,8 +836,8 @@ static int client_request(struct vnd_client *c, char **reply)
 	if (!strcmp(name, "status")) {
 		*reply = ctl_reply_ok(status_json(d));
 	} else if (!strcmp(name, "nodes")) {
-		if (dom && !dom_find_name(d, dom))
-			*reply = ctl_reply_error("no such running domain");
+		if (dom && !dom_usable(d, dom, err.msg, sizeof(err.msg)))
+			*reply = ctl_reply_error(err.msg);
 		else
 			*reply = ctl_reply_ok(domains_json(d, dom));
 	} else if (!strcmp(name, "expect-migration")) {
@@ -838,7 +872,7 @@ static void client_deferred(struct vnd *d, struct vnd_client *c)
 	struct json_object *args = NULL, *v;
 	const char *dom = NULL;
 	bool apply = false;
-	char *reply;
+	char *reply, msg[512];
 
 	json_object_object_get_ex(c->req, "arguments", &args);
 	if (args && json_object_object_get_ex(args, "apply", &v)) {
@@ -853,8 +887,8 @@ static void client_deferred(struct vnd *d, struct vnd_client *c)
 		dom = json_object_get_string(v);
 	if (!d->conn)
 		reply = ctl_reply_error("not connected to libvirt");
-	else if (dom && !dom_find_name(d, dom))
-		reply = ctl_reply_error("no such running domain");
+	else if (dom && !dom_usable(d, dom, msg, sizeof(msg)))
+		reply = ctl_reply_error(msg);
 	else
 		reply = ctl_reply_ok(vnd_rebalance(d, dom, apply));
 	client_done(c, reply);
@@ -988,7 +1022,7 @@ static void vnd_reload(struct vnd *d)
 /* Everything that talks to a VM, between two runs of the event loop. */
 static void vnd_work(struct vnd *d)
 {
-	struct vnd_domain *dm;
+	struct vnd_domain *dm, *dnext;
 	struct vnd_client *c, *next;
 
 	if (d->reload)
@@ -999,7 +1033,7 @@ static void vnd_work(struct vnd *d)
 		vnd_connect(d);
 	for (dm = d->domains; dm && d->conn && !d->lost && !d->quit;
 	     dm = dm->next) {
-		if (!dm->dom)
+		if (!dm->dom || dm->gone)
 			continue;
 		if (!dm->checked)
 			dom_check(d, dm);
@@ -1014,6 +1048,11 @@ static void vnd_work(struct vnd *d)
 			client_deferred(d, c);
 	}
 	vnd_rebalance_timed(d);
+	for (dm = d->domains; dm; dm = dnext) {
+		dnext = dm->next;
+		if (dm->gone)
+			dom_remove(d, dm);
+	}
 	if (d->export_due)
 		vnd_export(d);
 }

@@ -17,6 +17,7 @@
 #include <libvirt/libvirt.h>
 
 #include "config.h"
+#include "conn.h"
 #include "vnproto.h"
 
 #define VND_MAX_EXPECTED	32	/* incoming migrations announced */
@@ -25,6 +26,8 @@
 struct vnd_domain {
 	struct vnd_domain *next;
 	virDomainPtr dom;
+	struct vn_conn *op;	/* while vnd_work() talks to it */
+	bool gone;		/* stopped: removed by vnd_work() */
 	char name[256];
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	bool checked;		/* asked QEMU whether it has a device */

@@ -218,15 +218,38 @@ static int plan_add(struct vn_plan *p, uint64_t start, uint64_t end,
 }
 
 /*
+ * The block at 0 (real-mode memory, the BIOS area) and the last block
+ * of RAM below 4 GiB (firmware tables) hold memory the guest reserved:
+ * its relayout takes only blocks that are all usable RAM, so these stay
+ * with their node.  The host cannot see the guest's memory map; x86
+ * firmware puts its reservations there.
+ */
+static void firmware_blocks(const struct vn_info *info, uint64_t *lo,
+			    uint64_t *hi)
+{
+	uint64_t bs = info->block_size, top = 0;
+	size_t i;
+
+	for (i = 0; i < info->nr_ram; i++) {
+		uint64_t end = info->ram[i].addr + info->ram[i].size;
+
+		if (end <= (4ull << 30) && end > top)
+			top = end;
+	}
+	*lo = 0;
+	*hi = top >= bs ? (top - 1) / bs * bs : 0;
+}
+
+/*
  * The layout the binding in @md gives the guest of @info, and whether
- * the guest's last report already shows it.  Every block-aligned range
- * of a node's RAM is in @plan->ranges, also those that stay: sending
- * them all makes the guest's layout the plan whatever it was before.
+ * the guest's last report already shows it.  Every movable block of a
+ * node's RAM is in @plan->ranges, also those that stay: sending them
+ * all makes the guest's layout the plan whatever it was before.
  */
 int vn_plan_binding(const struct vn_info *info, const struct vn_memdev *md,
 		    size_t nr_md, struct vn_plan *p, struct vn_err *err)
 {
-	uint64_t bs = info->block_size, start, end;
+	uint64_t bs = info->block_size, start, end, a, fw_lo, fw_hi;
 	struct vn_plan_node *pn;
 	size_t i;
 
@@ -247,23 +270,28 @@ int vn_plan_binding(const struct vn_info *info, const struct vn_memdev *md,
 			return -1;
 		pn->has = vn_pages_bytes(info, n->present_pages);
 	}
+	firmware_blocks(info, &fw_lo, &fw_hi);
 	for (i = 0; i < info->nr_ram; i++) {
 		const struct vn_ram *r = &info->ram[i];
+		uint64_t moved = 0;
 		uint32_t target;
 
 		if (!r->has_node)
 			continue;
 		target = plan_target(p, r);
-		plan_node(p, target, err)->want += r->size;
 		start = (r->addr + bs - 1) / bs * bs;
 		end = (r->addr + r->size) / bs * bs;
-		if (end <= start) {
-			p->skipped += r->size;
-			continue;
+		for (a = start; a < end; a += bs) {
+			if (a == fw_lo || a == fw_hi)
+				continue;
+			if (plan_add(p, a, a + bs, target, err))
+				return -1;
+			moved += bs;
 		}
-		p->skipped += r->size - (end - start);
-		if (plan_add(p, start, end, target, err))
-			return -1;
+		/* What does not move stays with the range's own node. */
+		plan_node(p, target, err)->want += moved;
+		plan_node(p, r->node, err)->want += r->size - moved;
+		p->skipped += r->size - moved;
 	}
 	/* Reserved pages and holes make up less than half a block. */
 	p->in_place = info->has_page_size;

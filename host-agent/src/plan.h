@@ -4,7 +4,7 @@
  * memory.  Pure functions over what QEMU and sysfs say, so that the
  * policy is unit-tested without a VM.
  *
- * The rule (Documentation/admin-guide/vnumad.rst says it for users):
+ * The rule (Documentation/admin-guide/host-agent.rst says it for users):
  * every guest node has the memory backend of its boot or added memory;
  * a backend bound to host nodes (policy bind or preferred) gives its
  * node a "home", that set of host nodes.  Each range of guest RAM then
@@ -57,7 +57,7 @@ struct vn_plan {
 	struct vn_plan_node nodes[VN_PLAN_NODES];
 	size_t nr;		/* the whole target layout, block-aligned */
 	struct vn_range ranges[VN_MAX_RANGES];
-	uint64_t skipped;	/* bytes in partial blocks, left alone */
+	uint64_t skipped;	/* bytes in partial and firmware blocks */
 };
 
 int vn_decode_memdevs(struct json_object *list, struct vn_memdev **out,

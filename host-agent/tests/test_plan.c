@@ -97,15 +97,18 @@ static void test_plan_unbound_stays(void)
 
 	CHECK(!plan(memdev_unbound, 131072, &p, &err));
 	CHECK(p.in_place);
-	/* Whole blocks only: the first block has the VGA hole. */
+	/*
+	 * Whole blocks only, and not the first block nor the last one
+	 * below 4 GiB: firmware keeps memory there.
+	 */
 	CHECK_U64(p.nr, 2);
 	CHECK_U64(p.ranges[0].addr, 128 * MiB);
 	CHECK_U64(p.ranges[0].size, 384 * MiB);
 	CHECK_U64(p.ranges[0].node, 0);
 	CHECK_U64(p.ranges[1].addr, 512 * MiB);
-	CHECK_U64(p.ranges[1].size, 512 * MiB);
+	CHECK_U64(p.ranges[1].size, 384 * MiB);
 	CHECK_U64(p.ranges[1].node, 1);
-	CHECK_U64(p.skipped, 655360 + 536084480 - 384 * MiB);
+	CHECK_U64(p.skipped, 655360 + 536084480 - 384 * MiB + 128 * MiB);
 	CHECK(!p.nodes[0].bound && !p.nodes[1].bound);
 }
 
@@ -119,14 +122,36 @@ static void test_plan_merges_shared_host_node(void)
 	CHECK(!p.in_place);
 	CHECK_U64(p.nr, 1);
 	CHECK_U64(p.ranges[0].addr, 128 * MiB);
-	CHECK_U64(p.ranges[0].size, 896 * MiB);
+	CHECK_U64(p.ranges[0].size, 768 * MiB);
 	CHECK_U64(p.ranges[0].node, 0);
-	CHECK_U64(p.nodes[1].want, 0);
+	/* Node 1 keeps the firmware block at the top. */
+	CHECK_U64(p.nodes[1].want, 128 * MiB);
 	CHECK_U64(p.nodes[1].has, 512 * MiB);
 	CHECK_STR(vn_host_set_str(p.nodes[1].home, buf, sizeof(buf)), "0");
 	/* Once the guest shows it, the plan is in place. */
 	CHECK(!plan(memdev_both_on_0, 0, &p, &err));
 	CHECK(!p.in_place);	/* node 0 still reports 512M */
+	/* A VM with a block of RAM: nothing can move. */
+	{
+		struct json_object *o = json_tokener_parse(
+			"{\"id\": \"v\", \"qom-path\": \"/v\","
+			" \"block-size\": 134217728, \"max-nodes\": 2,"
+			" \"driver-ready\": true, \"report-interval\": 0,"
+			" \"reports\": 0, \"bogus-events\": 0, \"nodes\": [],"
+			" \"commands\": [], \"ram\": [{\"addr\": 0,"
+			" \"size\": 134217728, \"memdev\": \"m\","
+			" \"node\": 0}]}");
+		struct vn_memdev md = { .id = "m", .policy = VN_POL_BIND,
+					.host_nodes = { 1 } };
+		struct vn_info info;
+
+		CHECK(!vn_decode_info(o, &info, &err));
+		CHECK(!vn_plan_binding(&info, &md, 1, &p, &err));
+		CHECK_U64(p.nr, 0);
+		CHECK_U64(p.skipped, 128 * MiB);
+		vn_info_free(&info);
+		json_object_put(o);
+	}
 }
 
 static void test_plan_apart_restores(void)
@@ -139,6 +164,7 @@ static void test_plan_apart_restores(void)
 	CHECK(!p.in_place);
 	CHECK_U64(p.nr, 2);
 	CHECK_U64(p.ranges[1].node, 1);
+	CHECK_U64(p.ranges[1].size, 384 * MiB);
 	CHECK_U64(p.nodes[1].want, 512 * MiB);
 	CHECK(!plan(memdev_apart, 131072, &p, &err));
 	CHECK(p.in_place);
@@ -157,7 +183,7 @@ static void test_plan_print(void)
 	vn_plan_print(f, "vm1", &p);
 	fclose(f);
 	CHECK_HAS(text, "vm1: the layout does not match the binding");
-	CHECK_HAS(text, "relayout 0x8000000:896 MiB:0");
+	CHECK_HAS(text, "relayout 0x8000000:768 MiB:0");
 	free(text);
 	j = vn_plan_to_json("vm1", &p);
 	CHECK_HAS(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN), "\"in-place\":false");

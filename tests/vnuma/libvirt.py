@@ -41,8 +41,10 @@ class LibvirtError(Exception):
 class PrivateLibvirt:
     """One libvirtd of our own.  Use as a context manager."""
 
-    def __init__(self, workdir=None):
+    def __init__(self, workdir=None, hooks=None):
+        """@hooks: {name: script} for etc/hooks/qemu.d/ (read at start)."""
         self.own_dir = workdir is None
+        self.hooks = hooks or {}
         self.dir = workdir or tempfile.mkdtemp(prefix='vnuma-libvirt-')
         self.sock_dir = os.path.join(self.dir, 'sock')
         self.uri = (f'qemu+unix:///system?socket={self.sock_dir}/libvirt-sock')
@@ -58,6 +60,13 @@ class PrivateLibvirt:
                     'log_outputs = "3:stderr"\n')
         with open(os.path.join(self.dir, 'etc', 'qemu.conf'), 'w') as f:
             f.write(QEMU_CONF)
+        hook_dir = os.path.join(self.dir, 'etc', 'hooks', 'qemu.d')
+        for name, script in self.hooks.items():
+            os.makedirs(hook_dir, exist_ok=True)
+            path = os.path.join(hook_dir, name)
+            with open(path, 'w') as f:
+                f.write(script)
+            os.chmod(path, 0o755)
 
     def _mounts(self):
         """Shell commands run in the namespace before libvirtd starts."""
@@ -82,7 +91,7 @@ class PrivateLibvirt:
         script = ' && '.join(self._mounts() + [
             f'exec libvirtd -f {self.dir}/etc/libvirtd.conf '
             f'-p {self.dir}/libvirtd.pid'])
-        self.log = open(os.path.join(self.dir, 'libvirtd.log'), 'wb')
+        self.log = open(os.path.join(self.dir, 'libvirtd.log'), 'ab')
         self.proc = subprocess.Popen(
             ['unshare', '-m', '--propagation', 'private', 'sh', '-c', script],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
@@ -103,10 +112,14 @@ class PrivateLibvirt:
             raise LibvirtError(f'virsh {" ".join(args)}: {p.stderr.strip()}')
         return p
 
-    def stop(self):
+    def stop(self, keep_domains=False):
+        """Stop libvirtd; unless @keep_domains, its domains first (a
+        libvirtd started again on the same directory finds kept ones)."""
         if self.proc and self.proc.poll() is None:
-            for dom in self.virsh('list', '--name', check=False).stdout.split():
-                self.virsh('destroy', dom, check=False)
+            if not keep_domains:
+                for dom in self.virsh('list', '--name',
+                                      check=False).stdout.split():
+                    self.virsh('destroy', dom, check=False)
             self.proc.terminate()
             try:
                 self.proc.wait(30)
@@ -115,6 +128,7 @@ class PrivateLibvirt:
                 self.proc.wait()
         if self.proc:
             self.log.close()
+            self.proc = None
 
     def cleanup(self):
         self.stop()

@@ -491,19 +491,26 @@ VirtioNumaCommandId *qmp_virtio_numa_set_report_interval(const char *id,
                              sizeof(ri));
 }
 
-/* Whether guest-physical [addr, addr + size) is all RAM, block by block. */
-static bool virtio_numa_is_ram(uint64_t addr, uint64_t size,
-                               uint64_t block_size)
+/*
+ * Whether guest-physical [addr, addr + size) is all RAM.  The flat view
+ * may cut it into pieces (below 1 MiB it does: PAM segments), so walk
+ * it section by section; the size check before bounds the walk.
+ */
+static bool virtio_numa_is_ram(uint64_t addr, uint64_t size)
 {
-    uint64_t off;
+    uint64_t off = 0;
 
-    for (off = 0; off < size; off += block_size) {
+    while (off < size) {
         MemoryRegionSection mrs = memory_region_find(get_system_memory(),
-                                                     addr + off, block_size);
+                                                     addr + off, size - off);
         bool ram = mrs.mr && memory_region_is_ram(mrs.mr) &&
                    !memory_region_is_ram_device(mrs.mr) &&
-                   int128_get64(mrs.size) == block_size;
+                   mrs.offset_within_address_space == addr + off &&
+                   int128_nz(mrs.size);
 
+        if (ram) {
+            off += int128_get64(mrs.size);
+        }
         if (mrs.mr) {
             memory_region_unref(mrs.mr);
         }
@@ -546,7 +553,7 @@ static bool virtio_numa_check_range(VirtIONuma *vn, unsigned int i,
                    virtio_numa_max_nodes());
         return false;
     }
-    if (!virtio_numa_is_ram(r->addr, r->size, vn->block_size)) {
+    if (!virtio_numa_is_ram(r->addr, r->size)) {
         error_setg(errp, "'ranges[%u]' 0x%" PRIx64 "+0x%" PRIx64 " is not "
                    "all guest RAM", i, r->addr, r->size);
         return false;

@@ -1,0 +1,370 @@
+# SPDX-License-Identifier: GPL-2.0
+"""vnumad and the libvirt migration hook, with real parts: two private
+libvirtds on this machine (a source and a destination "host"), each with
+the hook installed and a vnumad of its own, and a guest that migrates
+from one to the other and back.
+
+The destination binds both guest cells to host node 0
+(<numatune><memnode>); vnumad there must relay the guest out so that
+node 1's memory joins node 0 (all but the block at the top of RAM, where
+the firmware keeps its tables).  Back on the source, whose cells are not
+bound, node 1 must get its memory back.  On the way: the report export,
+daemon-status, the rebalance dry run, a domain without the device, a
+libvirtd restart under vnumad, SIGHUP and SIGTERM.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from vnuma.guest import BUILD, log_problems
+from vnuma.libvirt import PrivateLibvirt, domain_xml
+
+MiB = 1 << 20
+HOST_AGENT = os.path.join(BUILD, 'host-agent')
+VNUMAD = os.path.join(HOST_AGENT, 'vnumad')
+VNUMACTL = os.path.join(HOST_AGENT, 'vnumactl')
+HOOK = os.path.join(HOST_AGENT, 'vnumad-hook')
+
+
+class Vnumad:
+    """A vnumad in the foreground, logging to DIR/vnumad.log."""
+
+    @staticmethod
+    def socket_path(dir):
+        return os.path.join(dir, 'run', 'vnumad.sock')
+
+    def __init__(self, dir, uri, extra=''):
+        self.dir = dir
+        os.makedirs(dir, exist_ok=True)
+        self.sock = self.socket_path(dir)
+        self.export = os.path.join(dir, 'nodes.json')
+        self.conf = os.path.join(dir, 'vnumad.conf')
+        self.logpath = os.path.join(dir, 'vnumad.log')
+        self.write_conf(f'uri = {uri}\nsocket = {self.sock}\n'
+                        f'export = {self.export}\n{extra}')
+        self.proc = subprocess.Popen(
+            [VNUMAD, '--foreground', '--config', self.conf, '-v'],
+            stdin=subprocess.DEVNULL, stdout=open(self.logpath, 'ab'),
+            stderr=subprocess.STDOUT)
+        self.wait_log('listening on')
+
+    def write_conf(self, text):
+        with open(self.conf, 'w') as f:
+            f.write(text)
+
+    def log(self):
+        with open(self.logpath, errors='replace') as f:
+            return f.read()
+
+    def wait_log(self, pattern, count=1, timeout=120):
+        deadline = time.monotonic() + timeout
+        while len(re.findall(pattern, self.log())) < count:
+            assert self.proc.poll() is None, self.log()
+            assert time.monotonic() < deadline, \
+                f'no {pattern!r} x{count} in vnumad log:\n{self.log()}'
+            time.sleep(0.2)
+
+    def ctl(self, *args, check=True):
+        p = subprocess.run([VNUMACTL, '-s', self.sock, *args],
+                           capture_output=True, text=True, timeout=300)
+        if check:
+            assert p.returncode == 0, p.stdout + p.stderr
+        return p
+
+    def request(self, raw):
+        """Send @raw bytes on the control socket, return the answer."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(self.sock)
+        s.sendall(raw)
+        data = b''
+        while not data.endswith(b'\n'):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        return json.loads(data) if data else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            return self.proc.wait(30)
+        return self.proc.returncode
+
+
+def hook_script(sock):
+    return f'#!/bin/sh\nexec {HOOK} --socket {sock} "$@"\n'
+
+
+def nodes_of(daemon, dom):
+    """{node: present bytes} of @dom from vnumad's export file."""
+    with open(daemon.export) as f:
+        doms = json.load(f)['domains']
+    d = next(d for d in doms if d['domain'] == dom)
+    return {n['node']: n['present-pages'] * d['page-size']
+            for n in d['nodes'] if n['present-pages']}
+
+
+def wait_nodes(daemon, dom, cond, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            got = nodes_of(daemon, dom)
+            if cond(got):
+                return got
+        except (FileNotFoundError, StopIteration, KeyError,
+                json.JSONDecodeError):
+            got = None
+        assert time.monotonic() < deadline, \
+            f'{dom}: nodes {got} in {daemon.export}\n{daemon.log()}'
+        time.sleep(0.3)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def with_numatune(xml, serial):
+    """The migratable XML @xml with both cells bound to host node 0 and
+    the serial log at @serial."""
+    xml = re.sub(r"<source path='[^']*'", f"<source path='{serial}'", xml)
+    tune = ("  <numatune>\n"
+            "    <memnode cellid='0' mode='strict' nodeset='0'/>\n"
+            "    <memnode cellid='1' mode='strict' nodeset='0'/>\n"
+            "  </numatune>\n")
+    return xml.replace('  <cpu', tune + '  <cpu', 1)
+
+
+def migrate(src, dst, dom, xml_path):
+    t = time.monotonic()
+    src.virsh('migrate', '--live', dom, dst.uri, '--xml', xml_path,
+              '--migrateuri', f'tcp://127.0.0.1:{free_port()}', timeout=300)
+    return time.monotonic() - t
+
+
+@pytest.fixture
+def hosts(tmp_path):
+    """Two private libvirtds with the hook, a vnumad on each."""
+    made = []
+    try:
+        pair = []
+        for name in ('src', 'dst'):
+            vdir = str(tmp_path / f'vnumad-{name}')
+            lv = PrivateLibvirt(str(tmp_path / f'libvirt-{name}'), hooks={
+                'vnumad': hook_script(Vnumad.socket_path(vdir))})
+            made.append(lv)
+            lv.start()
+            d = Vnumad(vdir, lv.uri)
+            made.append(d)
+            d.wait_log('connected to ' + re.escape(lv.uri))
+            pair.append((lv, d))
+        yield pair
+    finally:
+        for m in reversed(made):
+            m.stop()
+
+
+def start_guest(lv, tmp_path, name, serial, device=True, paused=False):
+    xml = domain_xml(name, serial)
+    if not device:
+        xml = re.sub(r"    <qemu:arg value='-device'/>\n"
+                     r"    <qemu:arg value='virtio-numa-pci[^']*'/>\n", '',
+                     xml)
+    path = tmp_path / f'{name}.xml'
+    path.write_text(xml)
+    lv.virsh('define', str(path))
+    lv.virsh('start', name, *(['--paused'] if paused else []))
+    if paused:
+        return
+    deadline = time.monotonic() + 180
+    while not (os.path.exists(serial) and
+               'VNUMA-READY' in open(serial, errors='replace').read()):
+        assert time.monotonic() < deadline, f'no VNUMA-READY; see {serial}'
+        time.sleep(0.2)
+
+
+def test_vnumad_migration_relayout(hosts, tmp_path, capsys):
+    (src, dsrc), (dst, ddst) = hosts
+    serial = str(tmp_path / 'serial-src.log')
+    serial_dst = str(tmp_path / 'serial-dst.log')
+    start_guest(src, tmp_path, 'vm1', serial)
+
+    # The source's vnumad follows the guest's reports.
+    boot = wait_nodes(dsrc, 'vm1', lambda n: set(n) == {0, 1})
+    # Present pages: the cells' sizes less what firmware keeps.
+    assert abs(boot[1] - 512 * MiB) < 4 * MiB and \
+        abs(boot[0] - 1024 * MiB) < 4 * MiB, boot
+    total = sum(boot.values())
+    st = json.loads(dsrc.ctl('daemon-status', '--json').stdout)
+    assert st['connected'] and [d['domain'] for d in st['domains']] == \
+        ['vm1']
+    out = dsrc.ctl('rebalance', 'vm1').stdout
+    assert 'vm1: the layout matches the binding' in out, out
+    assert re.search(r'host node 0: .* free of ', out), out
+
+    # Migrate to a host that keeps both cells on host node 0.
+    xml = src.virsh('dumpxml', '--migratable', 'vm1').stdout
+    orig_xml = tmp_path / 'vm1-migratable.xml'
+    orig_xml.write_text(xml)
+    bound_xml = tmp_path / 'vm1-bound.xml'
+    bound_xml.write_text(with_numatune(xml, serial_dst))
+    secs = migrate(src, dst, 'vm1', str(bound_xml))
+    ddst.wait_log(r'vm1: migration announced')
+    ddst.wait_log(r'vm1/vnuma0: relayout \d+ done')
+    # All of node 1 joins node 0 but its top block, which holds the
+    # firmware's tables: the guest moves only blocks of usable RAM.
+    merged = wait_nodes(ddst, 'vm1', lambda n: n.get(1, 0) <= 128 * MiB)
+    assert sum(merged.values()) == total, (merged, boot)
+    assert merged[0] >= total - 128 * MiB, (merged, boot)
+    memdevs = json.loads(dst.virsh(
+        'qemu-monitor-command', 'vm1',
+        '{"execute": "query-memdev"}').stdout)['return']
+    assert {m['id']: (m['policy'], m['host-nodes']) for m in memdevs} == \
+        {'ram-node0': ('bind', [0]), 'ram-node1': ('bind', [0])}
+    out = ddst.ctl('rebalance', 'vm1').stdout
+    assert 'vm1: the layout matches the binding' in out, out
+    assert re.search(r'\n  1\s+0\s+12\d\.\d MiB\s+128 MiB\n', out), out
+
+    # A domain without the device is seen and left alone.
+    start_guest(dst, tmp_path, 'plain', str(tmp_path / 'serial-plain.log'),
+                device=False, paused=True)
+    ddst.wait_log(r'plain: no virtio-numa device')
+    st = json.loads(ddst.ctl('daemon-status', '--json').stdout)
+    assert [d['domain'] for d in st['domains']] == ['vm1']
+    p = ddst.ctl('rebalance', 'plain', check=False)
+    assert p.returncode == 1 and 'plain has no virtio-numa device' in \
+        p.stderr, p.stderr
+    dst.virsh('destroy', 'plain')
+
+    # libvirtd restarts under vnumad: it reconnects and keeps reporting.
+    seq = json.load(open(ddst.export))['domains'][0]['report-seq']
+    dst.stop(keep_domains=True)
+    ddst.wait_log(r'lost the connection')
+    dst.start()
+    ddst.wait_log('connected to ' + re.escape(dst.uri), count=2)
+    dst.virsh('qemu-monitor-command', 'vm1',
+              '{"execute": "virtio-numa-report", '
+              '"arguments": {"id": "vnuma0"}}')
+    deadline = time.monotonic() + 60
+    while json.load(open(ddst.export))['domains'][0]['report-seq'] <= seq:
+        assert time.monotonic() < deadline, ddst.log()
+        time.sleep(0.2)
+
+    # And back to the source, whose cells are not bound: node 1 gets its
+    # memory back.
+    secs_back = migrate(dst, src, 'vm1', str(orig_xml))
+    dsrc.wait_log(r'vm1/vnuma0: relayout \d+ done')
+    back = wait_nodes(dsrc, 'vm1', lambda n: n.get(1) == boot[1])
+    assert back == boot, (back, boot)
+    with capsys.disabled():
+        print(f'\nmigration there {secs:.1f} s, back {secs_back:.1f} s; '
+              f'node 1 {boot[1] // MiB} MiB -> {merged.get(1, 0) // MiB} -> '
+              f'{back[1] // MiB} MiB')
+    src.virsh('destroy', 'vm1')
+    for path in (serial, serial_dst):
+        problems = log_problems(open(path, errors='replace').read())
+        assert not problems, problems
+    assert dsrc.stop() == 0 and ddst.stop() == 0
+    assert not os.path.exists(ddst.sock) and not os.path.exists(ddst.export)
+
+
+def test_vnumad_bad_input(tmp_path):
+    """Garbage on the control socket, bad configuration on SIGHUP,
+    nobody else on the socket, and vnumactl without a daemon."""
+    d = Vnumad(str(tmp_path / 'vnumad'),
+               f'qemu+unix:///system?socket={tmp_path}/none')
+    try:
+        assert os.stat(d.sock).st_mode & 0o777 == 0o600
+        assert os.stat(os.path.dirname(d.sock)).st_mode & 0o777 == 0o700
+        bad = {
+            b'hello\n': 'not a JSON object',
+            b'{"execute": 5}\n': "'execute' is not a string",
+            b'{"execute": "explode"}\n': "unknown request 'explode'",
+            b'{"execute": "nodes", "arguments": {"domain": 3}}\n':
+                "'domain' is not a string",
+            b'{"execute": "nodes", "arguments": {"domain": "x"}}\n':
+                'no such running domain',
+            b'{"execute": "expect-migration"}\n': "'domain' is missing",
+            b'{"execute": "rebalance", "arguments": {"apply": "yes"}}\n':
+                "'apply' is not a boolean",
+            b'{"execute": "rebalance"}\n': 'not connected to libvirt',
+            b'x' * 70000: 'request too long',
+        }
+        for raw, want in bad.items():
+            ans = d.request(raw)
+            assert want in ans['error']['desc'], (raw[:60], ans)
+        # A client that goes away mid-request costs nothing.
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(d.sock)
+        s.sendall(b'{"execute": "sta')
+        s.close()
+        assert d.request(b'{"execute": "status"}\n')['return'][
+            'connected'] is False
+
+        # Only the owner: another user cannot even reach the socket.
+        p = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534',
+                            '--clear-groups', VNUMACTL, '-s', d.sock,
+                            'daemon-status'], capture_output=True, text=True)
+        assert p.returncode == 5 and 'Permission denied' in p.stderr, p
+
+        # SIGHUP: a bad file changes nothing, a good one applies.
+        d.write_conf(open(d.conf).read() + 'rebalance = sometimes\n')
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log(r"reload: .*:4: 'sometimes' is not off, dry-run or "
+                   r"apply; keeping the old configuration")
+        assert d.request(b'{"execute": "status"}\n')['return'][
+            'rebalance'] == 'off'
+        d.write_conf(open(d.conf).read().replace('sometimes', 'dry-run'))
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log(r'reloaded ')
+        assert d.request(b'{"execute": "status"}\n')['return'][
+            'rebalance'] == 'dry-run'
+        # A second vnumad does not take the socket over.
+        p = subprocess.run([VNUMAD, '-f', '-C', d.conf], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 1 and 'another vnumad listens' in p.stderr
+    finally:
+        assert d.stop() == 0
+    assert 'stopped' in d.log()
+    assert not os.path.exists(d.sock)
+    p = subprocess.run([VNUMACTL, '-s', d.sock, 'rebalance'],
+                       capture_output=True, text=True)
+    assert p.returncode == 5 and 'cannot reach vnumad' in p.stderr
+    p = subprocess.run([VNUMAD, '--config', str(tmp_path / 'missing')],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and 'cannot read' in p.stderr
+
+
+def test_vnumad_hook_never_fails(tmp_path):
+    """The hook exits 0 and prints nothing, with or without a vnumad;
+    only 'migrate begin' is passed on."""
+    for args in (['vm1', 'migrate', 'begin', '-'],
+                 ['vm1', 'start', 'begin', '-'], []):
+        p = subprocess.run([HOOK, '--socket', str(tmp_path / 'none'),
+                            *args], input='<domain/>', capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 0 and p.stdout == '', p
+    d = Vnumad(str(tmp_path / 'vnumad'),
+               f'qemu+unix:///system?socket={tmp_path}/none')
+    try:
+        p = subprocess.run([HOOK, '--socket', d.sock, 'vm9', 'migrate',
+                            'begin', '-'], input='<domain/>' * 10000,
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and p.stdout == ''
+        st = d.request(b'{"execute": "status"}\n')['return']
+        assert st['expected-migrations'] == ['vm9']
+        d.wait_log('vm9: migration announced; relayout when it resumes')
+    finally:
+        d.stop()
