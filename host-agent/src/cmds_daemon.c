@@ -11,6 +11,7 @@
 
 #include "cmds.h"
 #include "ctl.h"
+#include "jsonx.h"
 #include "log.h"
 
 #define DAEMON_TIMEOUT_MS	30000	/* when --timeout 0 */
@@ -53,14 +54,15 @@ static int parse_opts(const struct cli_cmd *cmd, int argc, char **argv,
 	}
 }
 
-static const char *str_member(struct json_object *o, const char *key)
+/* vnumad's answer as JSON, or as @print prints it. */
+static void print_answer(struct json_object *ret, bool json,
+			 void (*print)(struct json_object *ret))
 {
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(ret,
+						JSON_C_TO_STRING_PRETTY));
+	else
+		print(ret);
 }
 
 static void print_status(struct json_object *st)
@@ -69,10 +71,10 @@ static void print_status(struct json_object *st)
 	size_t i, n;
 	long long now = time(NULL);
 
-	printf("libvirt:    %s (%s)\n", str_member(st, "uri") ?: "?",
+	printf("libvirt:    %s (%s)\n", jx_str_or_null(st, "uri") ?: "?",
 	       json_object_object_get_ex(st, "connected", &v) &&
 	       json_object_get_boolean(v) ? "connected" : "not connected");
-	printf("rebalance:  %s\n", str_member(st, "rebalance") ?: "?");
+	printf("rebalance:  %s\n", jx_str_or_null(st, "rebalance") ?: "?");
 	json_object_object_get_ex(st, "domains", &doms);
 	n = json_object_is_type(doms, json_type_array) ?
 	    json_object_array_length(doms) : 0;
@@ -80,14 +82,14 @@ static void print_status(struct json_object *st)
 	for (i = 0; i < n; i++) {
 		struct json_object *d = json_object_array_get_idx(doms, i);
 		struct json_object *nodes = NULL, *upd = NULL, *rl = NULL;
-		const char *e = str_member(d, "last-error");
+		const char *e = jx_str_or_null(d, "last-error");
 
 		json_object_object_get_ex(d, "nodes", &nodes);
 		json_object_object_get_ex(d, "updated", &upd);
 		json_object_object_get_ex(d, "relayouts", &rl);
 		printf("  %-20s %-10s %zu nodes, report %llds ago, %d "
-		       "relayouts%s%s\n", str_member(d, "domain") ?: "?",
-		       str_member(d, "id") ?: "-",
+		       "relayouts%s%s\n", jx_str_or_null(d, "domain") ?: "?",
+		       jx_str_or_null(d, "id") ?: "-",
 		       json_object_is_type(nodes, json_type_array) ?
 		       json_object_array_length(nodes) : 0,
 		       upd ? now - json_object_get_int64(upd) : -1LL,
@@ -118,13 +120,14 @@ int run_daemon_status(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	rc = daemon_call(cli, "status", NULL, &ret);
 	if (rc)
 		return rc;
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(ret,
-						JSON_C_TO_STRING_PRETTY));
-	else
-		print_status(ret);
+	print_answer(ret, json, print_status);
 	json_object_put(ret);
 	return 0;
+}
+
+static void print_plan_text(struct json_object *ret)
+{
+	fputs(jx_str_or_null(ret, "text") ?: "", stdout);
 }
 
 /* 0 when every domain planned (and applied) fine, else partial. */
@@ -137,7 +140,7 @@ static int rebalance_result(struct json_object *ret)
 	n = json_object_is_type(doms, json_type_array) ?
 	    json_object_array_length(doms) : 0;
 	for (i = 0; i < n; i++)
-		if (str_member(json_object_array_get_idx(doms, i), "error"))
+		if (jx_str_or_null(json_object_array_get_idx(doms, i), "error"))
 			return vn_result_exit_code(VN_ERR_PARTIAL);
 	return 0;
 }
@@ -170,11 +173,7 @@ int run_rebalance(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	rc = daemon_call(cli, "rebalance", args, &ret);
 	if (rc)
 		return rc;
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(ret,
-						JSON_C_TO_STRING_PRETTY));
-	else
-		fputs(str_member(ret, "text") ?: "", stdout);
+	print_answer(ret, json, print_plan_text);
 	rc = rebalance_result(ret);
 	json_object_put(ret);
 	return rc;

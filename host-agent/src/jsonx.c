@@ -120,3 +120,15 @@ int jx_array(struct json_object *obj, const char *key,
 				  "%.80s", key, jx_text(*v)), -1;
 	return 0;
 }
+
+/* @key's string, or NULL when it is missing or not a string. */
+const char *jx_str_or_null(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}

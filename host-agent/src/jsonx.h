@@ -30,4 +30,6 @@ int jx_array(struct json_object *obj, const char *key,
 int jx_value_u64(struct json_object *val, const char *what, uint64_t max,
 		 uint64_t *v, struct vn_err *err);
 
+const char *jx_str_or_null(struct json_object *obj, const char *key);
+
 #endif /* VN_JSONX_H */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonx.h"
 #include "qmpproto.h"
 
 void qmp_queue_init(struct qmp_queue *q)
@@ -209,16 +210,6 @@ enum qmp_msg_kind qmp_msg_kind(struct json_object *msg)
 	return QMP_MSG_INVALID;
 }
 
-static const char *member_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /*
  * The "return" value of the reply to command @name (a reference held by
  * @reply), or an error: QEMU's own desc and class for a QMP error.
@@ -236,8 +227,8 @@ int qmp_decode_reply(const char *name, struct json_object *reply,
 		return 0;
 	case QMP_MSG_ERROR:
 		json_object_object_get_ex(reply, "error", &e);
-		desc = member_str(e, "desc");
-		klass = member_str(e, "class");
+		desc = jx_str_or_null(e, "desc");
+		klass = jx_str_or_null(e, "class");
 		vn_err_set(err, VN_ERR_QEMU, "QEMU refused %s: %s [%s]", name,
 			   desc ? desc : "(no description)",
 			   klass ? klass : "no class");
@@ -269,7 +260,7 @@ const char *qmp_event_name(struct json_object *ev)
 {
 	if (qmp_msg_kind(ev) != QMP_MSG_EVENT)
 		return NULL;
-	return member_str(ev, "event");
+	return jx_str_or_null(ev, "event");
 }
 
 struct json_object *qmp_event_data(struct json_object *ev)
