@@ -123,3 +123,53 @@ def test_libvirt_vnumactl(domain):
     assert rc == 0, err + out
     rc, out, err = ctl('nodes', 'nosuchvm')
     assert rc != 0 and 'nosuchvm' in err and len(err.strip().splitlines()) == 1
+
+
+def test_libvirt_gone_mid_command(domain):
+    """libvirtd goes away while vnumactl waits: for events (watch) and
+    for the guest's completion of a node-add.  Both end at once with one
+    line that says so and exit 5; once libvirtd is back, the node is
+    either wholly there, backend and all, or wholly not."""
+    lv, dom, _ = domain
+
+    def start(*args):
+        return subprocess.Popen([VNUMACTL, '-c', lv.uri, *args],
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    watch = start('watch', dom)
+    time.sleep(3)
+    # Stopped vCPUs never complete the node-add: it waits on the guest.
+    lv.virsh('suspend', dom)
+    add = start('node-add', dom, '--node', '2', '--size', '128M')
+    deadline = time.monotonic() + 60
+    while 'vnuma-vm1-node2' not in [
+            o['name'] for o in qmp_virsh(lv, dom, 'qom-list',
+                                         path='/objects')['return']]:
+        assert time.monotonic() < deadline, 'node-add made no backend'
+        time.sleep(0.2)
+    t = time.monotonic()
+    lv.stop(keep_domains=True)
+    for p, what in ((watch, 'watch'), (add, 'node-add')):
+        out, err = p.communicate(timeout=60)
+        lines = err.strip().splitlines()
+        assert p.returncode == 5, (what, p.returncode, err)
+        assert len(lines) == 1 and 'libvirt' in lines[0] and \
+            ('lost' in lines[0] or 'could not run' in lines[0]), (what, err)
+    assert time.monotonic() - t < 40
+
+    lv.start()
+    lv.virsh('resume', dom)
+    rc = subprocess.run([VNUMACTL, '-c', lv.uri, 'report', dom],
+                        capture_output=True, text=True, timeout=120)
+    assert rc.returncode == 0, rc.stderr
+    info = qmp_virsh(lv, dom, 'query-virtio-numa')['return'][0]
+    added = {n['node'] for n in info['nodes'] if n['added']}
+    names = [o['name'] for o in
+             qmp_virsh(lv, dom, 'qom-list', path='/objects')['return']]
+    assert (2 in added) == ('vnuma-vm1-node2' in names), (added, names)
+    if 2 in added:
+        rc = subprocess.run([VNUMACTL, '-c', lv.uri, 'node-remove', dom,
+                             '--node', '2'], capture_output=True, text=True,
+                            timeout=300)
+        assert rc.returncode == 0, rc.stderr
