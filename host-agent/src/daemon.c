@@ -1023,7 +1023,7 @@ static void vnd_reload(struct vnd *d)
 static void vnd_work(struct vnd *d)
 {
 	struct vnd_domain *dm, *dnext;
-	struct vnd_client *c, *next;
+	struct vnd_client *c;
 
 	if (d->reload)
 		vnd_reload(d);
@@ -1042,10 +1042,16 @@ static void vnd_work(struct vnd *d)
 		if (*dm->device && dm->relayout_due)
 			dom_migrated(d, dm);
 	}
-	for (c = d->clients; c; c = next) {
-		next = c->next;
-		if (c->req)
-			client_deferred(d, c);
+	/*
+	 * From the head each time: while one is answered the event loop
+	 * runs, and other clients may come and go.
+	 */
+	for (;;) {
+		for (c = d->clients; c && !c->req; c = c->next)
+			;
+		if (!c)
+			break;
+		client_deferred(d, c);
 	}
 	vnd_rebalance_timed(d);
 	for (dm = d->domains; dm; dm = dnext) {
