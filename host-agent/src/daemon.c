@@ -207,8 +207,11 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 		dm->checked = false;
 		return 0;
 	}
-	if (detail == VIR_DOMAIN_EVENT_RESUMED_MIGRATED &&
-	    expected_take(d, dm->name)) {
+	/*
+	 * Resumed by the migration (detail MIGRATED), or later by hand
+	 * after a migration with --suspend (UNPAUSED).
+	 */
+	if (expected_take(d, dm->name)) {
 		vn_log(LOG_NOTICE, "%s: migrated in and resumed", dm->name);
 		dm->relayout_due = d->cfg.migration_relayout;
 		dm->relayout_tries = 0;
