@@ -8,7 +8,8 @@ The destination binds both guest cells to host node 0
 (<numatune><memnode>); vnumad there must relay the guest out so that
 node 1's memory joins node 0 (all but the block at the top of RAM, where
 the firmware keeps its tables).  Back on the source, whose cells are not
-bound, node 1 must get its memory back.  On the way: the report export,
+bound, node 1 must get its memory back.  128 MiB the guest holds on node
+1 all along are verified word by word at the end.  On the way: the report export,
 daemon-status, the rebalance dry run, a domain without the device, a
 libvirtd restart under vnumad, SIGHUP and SIGTERM.
 """
@@ -23,8 +24,9 @@ import time
 
 import pytest
 
-from vnuma.guest import BUILD, log_problems
+from vnuma.guest import BUILD, Ctl, log_problems
 from vnuma.libvirt import PrivateLibvirt, domain_xml
+from vnuma.mem import start_mem, stop_mem
 
 MiB = 1 << 20
 HOST_AGENT = os.path.join(BUILD, 'host-agent')
@@ -136,10 +138,12 @@ def free_port():
     return port
 
 
-def with_numatune(xml, serial):
-    """The migratable XML @xml with both cells bound to host node 0 and
-    the serial log at @serial."""
+def with_numatune(xml, serial, ctl):
+    """The migratable XML @xml with both cells bound to host node 0, the
+    serial log at @serial and the command channel at @ctl."""
     xml = re.sub(r"<source path='[^']*'", f"<source path='{serial}'", xml)
+    xml = re.sub(r"<source mode='bind' path='[^']*'",
+                 f"<source mode='bind' path='{ctl}'", xml)
     tune = ("  <numatune>\n"
             "    <memnode cellid='0' mode='strict' nodeset='0'/>\n"
             "    <memnode cellid='1' mode='strict' nodeset='0'/>\n"
@@ -176,8 +180,9 @@ def hosts(tmp_path):
             m.stop()
 
 
-def start_guest(lv, tmp_path, name, serial, device=True, paused=False):
-    xml = domain_xml(name, serial)
+def start_guest(lv, tmp_path, name, serial, device=True, paused=False,
+                ctl=None):
+    xml = domain_xml(name, serial, ctl=ctl)
     if not device:
         xml = re.sub(r"    <qemu:arg value='-device'/>\n"
                      r"    <qemu:arg value='virtio-numa-pci[^']*'/>\n", '',
@@ -199,7 +204,12 @@ def test_vnumad_migration_relayout(hosts, tmp_path, capsys):
     (src, dsrc), (dst, ddst) = hosts
     serial = str(tmp_path / 'serial-src.log')
     serial_dst = str(tmp_path / 'serial-dst.log')
-    start_guest(src, tmp_path, 'vm1', serial)
+    ctl_src, ctl_dst = str(tmp_path / 'ctl-src.sock'), \
+        str(tmp_path / 'ctl-dst.sock')
+    start_guest(src, tmp_path, 'vm1', serial, ctl=ctl_src)
+    # Data on node 1 that the guest keeps through both migrations and
+    # both relayouts; vnuma-mem verifies every word at the end.
+    start_mem(Ctl(ctl_src), 'h', 'hold -n 1 -m 128')
 
     # The source's vnumad follows the guest's reports.
     boot = wait_nodes(dsrc, 'vm1', lambda n: set(n) == {0, 1})
@@ -219,7 +229,7 @@ def test_vnumad_migration_relayout(hosts, tmp_path, capsys):
     orig_xml = tmp_path / 'vm1-migratable.xml'
     orig_xml.write_text(xml)
     bound_xml = tmp_path / 'vm1-bound.xml'
-    bound_xml.write_text(with_numatune(xml, serial_dst))
+    bound_xml.write_text(with_numatune(xml, serial_dst, ctl_dst))
     secs = migrate(src, dst, 'vm1', str(bound_xml))
     ddst.wait_log(r'vm1: migration announced')
     ddst.wait_log(r'vm1/vnuma0: relayout \d+ done')
@@ -268,6 +278,7 @@ def test_vnumad_migration_relayout(hosts, tmp_path, capsys):
     dsrc.wait_log(r'vm1/vnuma0: relayout \d+ done')
     back = wait_nodes(dsrc, 'vm1', lambda n: n.get(1) == boot[1])
     assert back == boot, (back, boot)
+    assert stop_mem(Ctl(ctl_src), 'h').endswith(' 0 mismatches')
     with capsys.disabled():
         print(f'\nmigration there {secs:.1f} s, back {secs_back:.1f} s; '
               f'node 1 {boot[1] // MiB} MiB -> {merged.get(1, 0) // MiB} -> '

@@ -156,6 +156,61 @@ class GuestError(Exception):
     pass
 
 
+class Ctl:
+    """The guest init's command channel (virtio-serial port
+    org.virtio-numa.ctl) behind the UNIX socket @path: shell commands
+    in, their output and status out.  @alive says whether the VM still
+    runs (a wait ends when it does not)."""
+
+    def __init__(self, path, alive=lambda: True):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.alive = alive
+        self.buf = b''
+        self.seq = 0
+
+    def run(self, cmd, timeout=120):
+        """Run a shell command in the guest; return (status, output)."""
+        if '\n' in cmd:
+            raise ValueError('one line per command')
+        self.seq += 1
+        self.sock.sendall(f'{self.seq} {cmd}\n'.encode())
+        deadline = time.monotonic() + timeout
+        while True:
+            m = END.search(self.buf)
+            if m:
+                if int(m.group(1)) != self.seq:
+                    raise GuestError(f'answer for {m.group(1)}, expected {self.seq}')
+                out = self.buf[:m.start()]
+                self.buf = self.buf[m.end():]
+                return int(m.group(2)), out.decode('utf-8', 'replace')
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.alive():
+                raise GuestError(f'guest command {cmd!r} gave no answer '
+                                 f'within {timeout} s')
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                raise GuestError('command channel closed')
+            self.buf += data
+
+    def sh(self, cmd, timeout=120):
+        """Run a command that must succeed; return its output."""
+        rc, out = self.run(cmd, timeout)
+        if rc != 0:
+            raise GuestError(f'guest command {cmd!r} failed ({rc}): {out}')
+        return out
+
+    def read(self, path):
+        return self.sh(f'cat {path}')
+
+    def close(self):
+        self.sock.close()
+
+
 class Guest:
     """One QEMU running our kernel.  Use as a context manager."""
 
@@ -191,8 +246,6 @@ class Guest:
         self.proc = None
         self.qmp = None
         self.ctl = None
-        self.ctl_buf = b''
-        self.seq = 0
         self.accel, self.accel_reason = choose_accel(
             self.qemu_bin, self.kernel, self.initrd)
 
@@ -227,8 +280,7 @@ class Guest:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.stderr, stderr=self.stderr)
         self.qmp = QMP(self.qmp_path)
-        self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.ctl.connect(self.ctl_path)
+        self.ctl = Ctl(self.ctl_path, alive=lambda: self.proc.poll() is None)
         if not self.incoming:
             self.wait_console('VNUMA-READY', self.boot_timeout)
         return self
@@ -253,41 +305,14 @@ class Guest:
 
     def run(self, cmd, timeout=120):
         """Run a shell command in the guest; return (status, output)."""
-        if '\n' in cmd:
-            raise ValueError('one line per command')
-        self.seq += 1
-        self.ctl.sendall(f'{self.seq} {cmd}\n'.encode())
-        deadline = time.monotonic() + timeout
-        while True:
-            m = END.search(self.ctl_buf)
-            if m:
-                if int(m.group(1)) != self.seq:
-                    raise GuestError(f'answer for {m.group(1)}, expected {self.seq}')
-                out = self.ctl_buf[:m.start()]
-                self.ctl_buf = self.ctl_buf[m.end():]
-                return int(m.group(2)), out.decode('utf-8', 'replace')
-            left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
-                raise GuestError(f'guest command {cmd!r} gave no answer '
-                                 f'within {timeout} s')
-            self.ctl.settimeout(left)
-            try:
-                data = self.ctl.recv(65536)
-            except socket.timeout:
-                continue
-            if not data:
-                raise GuestError('command channel closed')
-            self.ctl_buf += data
+        return self.ctl.run(cmd, timeout)
 
     def sh(self, cmd, timeout=120):
         """Run a command that must succeed; return its output."""
-        rc, out = self.run(cmd, timeout)
-        if rc != 0:
-            raise GuestError(f'guest command {cmd!r} failed ({rc}): {out}')
-        return out
+        return self.ctl.sh(cmd, timeout)
 
     def read(self, path):
-        return self.sh(f'cat {path}')
+        return self.ctl.read(path)
 
     def node_meminfo(self, node):
         """/sys/devices/system/node/nodeN/meminfo as {field: kB}."""
@@ -307,7 +332,7 @@ class Guest:
 
     def poweroff(self, timeout=60):
         """Power the guest off from inside; return QEMU's exit status."""
-        self.ctl.sendall(b'0 poweroff -f\n')
+        self.ctl.sock.sendall(b'0 poweroff -f\n')
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

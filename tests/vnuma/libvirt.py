@@ -144,15 +144,24 @@ class PrivateLibvirt:
 
 
 def domain_xml(name, serial_log, flavour='debug', vnuma='id=vnuma0,region-size=2G',
-               append=''):
+               append='', ctl=None):
     """A domain with nodes 0 (1 GiB, vCPUs 0-1) and 1 (512 MiB, vCPU 2)
     and the empty nodes 2 and 3, booting our kernel directly, with
-    virtio-numa on QEMU's command line (libvirt does not know it)."""
+    virtio-numa on QEMU's command line (libvirt does not know it).
+    With @ctl, the guest's command channel listens on that socket
+    (vnuma.guest.Ctl talks to it)."""
+    channel = (f"""    <channel type='unix'>
+      <source mode='bind' path='{ctl}'/>
+      <target type='virtio' name='org.virtio-numa.ctl'/>
+    </channel>
+""" if ctl else '')
     args = [a for f in FIRMWARE for a in ('-L', f)]
     # libvirt gives every cell a memory backend, which cannot be empty:
-    # the empty nodes go on QEMU's command line too.
+    # the empty nodes go on QEMU's command line too.  The device gets a
+    # slot of its own: QEMU sees it before libvirt's root ports, which
+    # take slots from 1 up.
     args += ['-numa', 'node,nodeid=2', '-numa', 'node,nodeid=3',
-             '-machine', 'i8042=off', '-device', f'virtio-numa-pci,{vnuma}']
+             '-machine', 'i8042=off', '-device', f'virtio-numa-pci,{vnuma},bus=pcie.0,addr=0x10']
     qemu_args = '\n'.join(f"    <qemu:arg value='{a}'/>" for a in args)
     return f'''<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>{name}</name>
@@ -177,7 +186,7 @@ def domain_xml(name, serial_log, flavour='debug', vnuma='id=vnuma0,region-size=2
   <devices>
     <emulator>{qemu_path()}</emulator>
     <serial type='file'><source path='{serial_log}' append='on'/></serial>
-    <memballoon model='none'/>
+{channel}    <memballoon model='none'/>
   </devices>
   <qemu:commandline>
 {qemu_args}
