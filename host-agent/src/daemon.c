@@ -364,10 +364,26 @@ static void dom_error(struct vnd_domain *dm, int level, struct vn_err *err)
 	snprintf(dm->last_error, sizeof(dm->last_error), "%s", err->msg);
 }
 
-/* Does the VM have a virtio-numa device?  The first one is used. */
+/* Keep @info (taken) as the VM's latest accounting. */
+static void dom_keep_info(struct vnd *d, struct vnd_domain *dm,
+			  struct vn_info *info)
+{
+	vn_info_free(&dm->info);
+	dm->info = *info;
+	memset(info, 0, sizeof(*info));
+	dm->has_info = true;
+	dm->updated = wall_s();
+	d->export_due = true;
+}
+
+/*
+ * Does the VM have a virtio-numa device?  The first one is used, and
+ * the same answer is its first accounting.
+ */
 static void dom_check(struct vnd *d, struct vnd_domain *dm)
 {
 	struct json_object *ret, *first, *id;
+	struct vn_info info;
 	struct vn_err err;
 	struct vn_dev dev;
 
@@ -375,30 +391,37 @@ static void dom_check(struct vnd *d, struct vnd_domain *dm)
 		dom_error(dm, LOG_WARNING, &err);
 		return;
 	}
+	dm->checked = true;
+	dm->device[0] = '\0';
 	if (conn_execute(dev.conn, "query-virtio-numa", NULL, &ret, &err)) {
 		/* A QEMU without our device does not know the command. */
 		vn_log(LOG_INFO, "%s: no virtio-numa device: %s", dm->name,
 		       err.msg);
-		dm->device[0] = '\0';
-	} else {
-		first = json_object_is_type(ret, json_type_array) &&
-			json_object_array_length(ret) ?
-			json_object_array_get_idx(ret, 0) : NULL;
-		if (first && json_object_object_get_ex(first, "id", &id) &&
-		    json_object_is_type(id, json_type_string) &&
-		    json_object_get_string_len(id) < (int)sizeof(dm->device))
-			snprintf(dm->device, sizeof(dm->device), "%s",
-				 json_object_get_string(id));
-		else
-			dm->device[0] = '\0';
-		json_object_put(ret);
-		vn_log(LOG_INFO, "%s: %s%s", dm->name, *dm->device ?
-		       "virtio-numa device " : "no virtio-numa device",
-		       dm->device);
+		dev_close(dm, &dev);
+		return;
 	}
+	first = json_object_is_type(ret, json_type_array) &&
+		json_object_array_length(ret) ?
+		json_object_array_get_idx(ret, 0) : NULL;
+	if (first && json_object_object_get_ex(first, "id", &id) &&
+	    json_object_is_type(id, json_type_string) &&
+	    json_object_get_string_len(id) < (int)sizeof(dm->device))
+		snprintf(dm->device, sizeof(dm->device), "%s",
+			 json_object_get_string(id));
+	vn_log(LOG_INFO, "%s: %s%s", dm->name, *dm->device ?
+	       "virtio-numa device " : "no virtio-numa device", dm->device);
+	if (*dm->device) {
+		if (!vn_decode_info(first, &info, &err)) {
+			dom_keep_info(d, dm, &info);
+		} else {
+			vn_err_prefix(&err, "%s/%s: query-virtio-numa: ",
+				      dm->name, dm->device);
+			dom_error(dm, LOG_WARNING, &err);
+		}
+		vn_info_free(&info);
+	}
+	json_object_put(ret);
 	dev_close(dm, &dev);
-	dm->checked = true;
-	dm->refresh = *dm->device;
 }
 
 static void dom_refresh(struct vnd *d, struct vnd_domain *dm)
@@ -413,12 +436,8 @@ static void dom_refresh(struct vnd *d, struct vnd_domain *dm)
 		return;
 	}
 	if (vn_query(&dev, &info, &err) == VN_OK) {
-		vn_info_free(&dm->info);
-		dm->info = info;
-		dm->has_info = true;
-		dm->updated = wall_s();
+		dom_keep_info(d, dm, &info);
 		dm->last_error[0] = '\0';
-		d->export_due = true;
 	} else {
 		dom_error(dm, LOG_WARNING, &err);
 	}
@@ -426,7 +445,7 @@ static void dom_refresh(struct vnd *d, struct vnd_domain *dm)
 }
 
 /* The binding plan of one VM, with a fresh query of it. */
-static int dom_plan(struct vnd_domain *dm, struct vn_dev *dev,
+static int dom_plan(struct vnd *d, struct vnd_domain *dm, struct vn_dev *dev,
 		    struct vn_plan *plan, struct vn_err *err)
 {
 	struct vn_memdev *md = NULL;
@@ -437,10 +456,7 @@ static int dom_plan(struct vnd_domain *dm, struct vn_dev *dev,
 
 	if (vn_query(dev, &info, err) != VN_OK)
 		return -1;
-	vn_info_free(&dm->info);
-	dm->info = info;
-	dm->has_info = true;
-	dm->updated = wall_s();
+	dom_keep_info(d, dm, &info);
 	if (conn_execute(dev->conn, "query-memdev", NULL, &ret, err))
 		return vn_err_prefix(err, "%s: ", dm->name), -1;
 	r = vn_decode_memdevs(ret, &md, &nr_md, err);
@@ -453,7 +469,8 @@ static int dom_plan(struct vnd_domain *dm, struct vn_dev *dev,
 	return 0;
 }
 
-static enum vn_result dom_apply(struct vnd_domain *dm, struct vn_dev *dev,
+static enum vn_result dom_apply(struct vnd *d, struct vnd_domain *dm,
+				struct vn_dev *dev,
 				const struct vn_plan *plan, struct vn_err *err)
 {
 	struct vn_relayout_req req = {
@@ -468,13 +485,9 @@ static enum vn_result dom_apply(struct vnd_domain *dm, struct vn_dev *dev,
 		return VN_OK;
 	}
 	res = vn_relayout(dev, &req, &cid, &info, err);
-	if (info.nr_nodes) {
-		vn_info_free(&dm->info);
-		dm->info = info;
-		dm->updated = wall_s();
-	} else {
-		vn_info_free(&info);
-	}
+	if (info.nr_nodes)
+		dom_keep_info(d, dm, &info);
+	vn_info_free(&info);
 	dm->relayouts++;
 	if (res == VN_OK)
 		vn_log(LOG_NOTICE, "%s/%s: relayout %" PRIu64 " done: %zu "
@@ -482,10 +495,19 @@ static enum vn_result dom_apply(struct vnd_domain *dm, struct vn_dev *dev,
 	return res;
 }
 
-/* Log @plan line by line. */
+/* Log @text line by line, each after @prefix; @text is cut up. */
+static void log_lines(int level, const char *prefix, char *text)
+{
+	char *line, *save = NULL;
+
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		vn_log(level, "%s%s", prefix, line);
+}
+
 static void log_plan(int level, const char *domain, const struct vn_plan *p)
 {
-	char *text = NULL, *line, *save = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
@@ -493,9 +515,7 @@ static void log_plan(int level, const char *domain, const struct vn_plan *p)
 		return;
 	vn_plan_print(f, domain, p);
 	fclose(f);
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save))
-		vn_log(level, "%s", line);
+	log_lines(level, "", text);
 	free(text);
 }
 
@@ -521,14 +541,14 @@ static void dom_migrated(struct vnd *d, struct vnd_domain *dm)
 		dom_error(dm, LOG_ERR, &err);
 		return;
 	}
-	if (dom_plan(dm, &dev, &plan, &err)) {
+	if (dom_plan(d, dm, &dev, &plan, &err)) {
 		dom_error(dm, LOG_ERR, &err);
 	} else if (plan.in_place) {
 		vn_log(LOG_NOTICE, "%s: the layout already matches this "
 		       "host's binding", dm->name);
 	} else {
 		log_plan(LOG_NOTICE, dm->name, &plan);
-		if (dom_apply(dm, &dev, &plan, &err) != VN_OK)
+		if (dom_apply(d, dm, &dev, &plan, &err) != VN_OK)
 			dom_error(dm, LOG_ERR, &err);
 	}
 	dev_close(dm, &dev);
@@ -601,7 +621,7 @@ static struct json_object *vnd_rebalance(struct vnd *d, const char *only,
 		    (only && strcmp(only, dm->name)))
 			continue;
 		if (dev_open(d, dm, &dev, RELAYOUT_WAIT_MS, &err) ||
-		    dom_plan(dm, &dev, plan, &err)) {
+		    dom_plan(d, dm, &dev, plan, &err)) {
 			fprintf(f, "%s: %s\n", dm->name, err.msg);
 			pj = json_object_new_object();
 			json_object_object_add(pj, "domain",
@@ -612,7 +632,7 @@ static struct json_object *vnd_rebalance(struct vnd *d, const char *only,
 			vn_plan_print(f, dm->name, plan);
 			pj = vn_plan_to_json(dm->name, plan);
 			if (apply && !plan->in_place) {
-				enum vn_result res = dom_apply(dm, &dev, plan,
+				enum vn_result res = dom_apply(d, dm, &dev, plan,
 							       &err);
 
 				fprintf(f, "  applied: %s%s%s\n",
@@ -643,7 +663,7 @@ static struct json_object *vnd_rebalance(struct vnd *d, const char *only,
 static void vnd_rebalance_timed(struct vnd *d)
 {
 	struct json_object *out, *text;
-	char *copy, *line, *save = NULL;
+	char *copy;
 
 	if (d->cfg.rebalance == VND_REBALANCE_OFF ||
 	    vn_now_ms() < d->next_rebalance_ms || !d->conn)
@@ -654,9 +674,8 @@ static void vnd_rebalance_timed(struct vnd *d)
 			    d->cfg.rebalance == VND_REBALANCE_APPLY);
 	if (json_object_object_get_ex(out, "text", &text)) {
 		copy = strdup(json_object_get_string(text));
-		for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
-		     line = strtok_r(NULL, "\n", &save))
-			vn_log(LOG_INFO, "rebalance: %s", line);
+		if (copy)
+			log_lines(LOG_INFO, "rebalance: ", copy);
 		free(copy);
 	}
 	json_object_put(out);

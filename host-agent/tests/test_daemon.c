@@ -168,7 +168,8 @@ static void test_ctl_socket(void)
 	close(accept(s.fd, NULL, NULL));
 	s.answer = "{\"return\": {\"connected\": true}}\n";
 	CHECK(!call_server(path, &s, &ret, &err));
-	CHECK_HAS(json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN), "\"connected\":true");
+	CHECK_HAS(json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN),
+		  "\"connected\":true");
 	json_object_put(ret);
 	s.answer = "{\"error\": {\"desc\": \"no such running domain\"}}\n";
 	CHECK(call_server(path, &s, &ret, &err) == -1);

@@ -186,8 +186,10 @@ static void test_plan_print(void)
 	CHECK_HAS(text, "relayout 0x8000000:768 MiB:0");
 	free(text);
 	j = vn_plan_to_json("vm1", &p);
-	CHECK_HAS(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN), "\"in-place\":false");
-	CHECK_HAS(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN), "\"host-nodes\":\"0\"");
+	text = (char *)json_object_to_json_string_ext(j,
+						      JSON_C_TO_STRING_PLAIN);
+	CHECK_HAS(text, "\"in-place\":false");
+	CHECK_HAS(text, "\"host-nodes\":\"0\"");
 	json_object_put(j);
 }
 
