@@ -43,8 +43,8 @@ static int input_error(const struct cli_cmd *cmd, struct vn_err *err)
  * getopt_long over a subcommand's argv: the option letter, -1 at the
  * end, or '?' after reporting a bad option.
  */
-static int next_opt(const struct cli_cmd *cmd, int argc, char **argv,
-		    const struct option *opts)
+int cli_next_opt(const struct cli_cmd *cmd, int argc, char **argv,
+		 const struct option *opts)
 {
 	int c = getopt_long(argc, argv, ":h", opts, NULL);
 
@@ -146,7 +146,7 @@ static int run_nodes(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	bool json = false;
 	int c, rc;
 
-	while ((c = next_opt(cmd, argc, argv, opts)) != -1) {
+	while ((c = cli_next_opt(cmd, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -185,7 +185,7 @@ static int start_plain(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	};
 	int c, rc;
 
-	while ((c = next_opt(cmd, argc, argv, opts)) != -1) {
+	while ((c = cli_next_opt(cmd, argc, argv, opts)) != -1) {
 		if (c != 'h')
 			return vn_result_exit_code(VN_ERR_USAGE);
 		cli_cmd_help(stdout, cmd);
@@ -288,7 +288,7 @@ static int run_node_add(struct cli *cli, const struct cli_cmd *cmd,
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return vn_result_exit_code(VN_ERR_IO);
-	while ((c = next_opt(cmd, argc, argv, opts)) != -1) {
+	while ((c = cli_next_opt(cmd, argc, argv, opts)) != -1) {
 		if (c == 'h') {
 			cli_cmd_help(stdout, cmd);
 			rc = 0;
@@ -334,7 +334,7 @@ static int run_node_remove(struct cli *cli, const struct cli_cmd *cmd,
 	struct vn_dev d;
 	int c, rc;
 
-	while ((c = next_opt(cmd, argc, argv, opts)) != -1) {
+	while ((c = cli_next_opt(cmd, argc, argv, opts)) != -1) {
 		if (c == 'h') {
 			cli_cmd_help(stdout, cmd);
 			return 0;
@@ -388,7 +388,7 @@ static int run_relayout(struct cli *cli, const struct cli_cmd *cmd,
 	uint64_t cid;
 	int c, rc;
 
-	while ((c = next_opt(cmd, argc, argv, opts)) != -1) {
+	while ((c = cli_next_opt(cmd, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'r':
 			if (req.nr == VN_MAX_RANGES)

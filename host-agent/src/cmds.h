@@ -6,6 +6,7 @@
 #ifndef VN_CMDS_H
 #define VN_CMDS_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -30,6 +31,12 @@ struct cli_cmd {
 };
 
 const struct cli_cmd *cli_find(const char *name);
+/*
+ * getopt_long over a subcommand's argv: the option letter, -1 at the
+ * end, or '?' after reporting a bad option.
+ */
+int cli_next_opt(const struct cli_cmd *cmd, int argc, char **argv,
+		 const struct option *opts);
 int run_daemon_status(struct cli *cli, const struct cli_cmd *cmd, int argc,
 		      char **argv);
 int run_rebalance(struct cli *cli, const struct cli_cmd *cmd, int argc,

@@ -34,10 +34,7 @@ static int parse_opts(const struct cli_cmd *cmd, int argc, char **argv,
 {
 	int c;
 
-	for (;;) {
-		c = getopt_long(argc, argv, ":h", opts, NULL);
-		if (c == -1)
-			return 0;
+	while ((c = cli_next_opt(cmd, argc, argv, opts)) != -1) {
 		if (c == 'j') {
 			*json = true;
 		} else if (c == 'a') {
@@ -46,12 +43,10 @@ static int parse_opts(const struct cli_cmd *cmd, int argc, char **argv,
 			cli_cmd_help(stdout, cmd);
 			return 1;
 		} else {
-			vn_log(LOG_ERR, "%s: bad option '%s' (try 'vnumactl %s "
-			       "--help')", cmd->name, argv[optind - 1],
-			       cmd->name);
 			return -1;
 		}
 	}
+	return 0;
 }
 
 /* vnumad's answer as JSON, or as @print prints it. */

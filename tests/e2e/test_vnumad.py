@@ -324,6 +324,18 @@ def test_vnumad_bad_input(tmp_path):
         assert d.request(b'{"execute": "status"}\n')['return'][
             'connected'] is False
 
+        # Bad command lines are refused before vnumad is asked.
+        for args, want in ((['rebalance', '--bogus'],
+                            "rebalance: unknown option '--bogus'"),
+                           (['rebalance', 'vm1', 'vm2'],
+                            "unexpected argument 'vm2'"),
+                           (['daemon-status', 'vm1'],
+                            "unexpected argument 'vm1'"),
+                           (['daemon-status', '--apply'],
+                            "daemon-status: unknown option '--apply'")):
+            p = d.ctl(*args, check=False)
+            assert p.returncode == 1 and want in p.stderr, (args, p)
+
         # Only the owner: another user cannot even reach the socket.
         p = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534',
                             '--clear-groups', VNUMACTL, '-s', d.sock,
