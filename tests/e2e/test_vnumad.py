@@ -365,9 +365,13 @@ def test_vnumad_bad_input(tmp_path):
     p = subprocess.run([VNUMACTL, '-s', d.sock, 'rebalance'],
                        capture_output=True, text=True)
     assert p.returncode == 5 and 'cannot reach vnumad' in p.stderr
-    p = subprocess.run([VNUMAD, '--config', str(tmp_path / 'missing')],
-                       capture_output=True, text=True)
-    assert p.returncode == 1 and 'cannot read' in p.stderr
+    for args, want in (([VNUMAD, '--config', str(tmp_path / 'missing')],
+                        'cannot read'),
+                       ([VNUMAD, '--bogus'], "unrecognized option '--bogus'"),
+                       ([VNUMAD, '-f', 'extra'],
+                        "unexpected argument 'extra'")):
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and want in p.stderr, (args, p)
 
 
 def test_vnumad_hook_never_fails(tmp_path):
