@@ -28,7 +28,10 @@ class QMP:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        self.file = self.sock.makefile('rwb', buffering=0)
+        # Our own line buffer over recv(): a socket file object is
+        # unusable after one read timed out, and a test that waited for
+        # an event in vain must still be able to collect evidence.
+        self.buf = b''
         self.events = []
         self.timeout = timeout
         self.greeting = self._read(timeout)
@@ -37,10 +40,19 @@ class QMP:
         self.cmd('qmp_capabilities')
 
     def _read(self, timeout):
-        self.sock.settimeout(timeout)
-        line = self.file.readline()
-        if not line:
-            raise EOFError('QMP connection closed')
+        """The next message; socket.timeout if none came in @timeout s
+        (the connection stays usable: a partial line stays buffered)."""
+        deadline = time.monotonic() + timeout
+        while b'\n' not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout('no QMP message')
+            self.sock.settimeout(left)
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError('QMP connection closed')
+            self.buf += data
+        line, _, self.buf = self.buf.partition(b'\n')
         return json.loads(line)
 
     def cmd(self, name, **args):
@@ -48,7 +60,8 @@ class QMP:
         msg = {'execute': name}
         if args:
             msg['arguments'] = args
-        self.file.write(json.dumps(msg).encode() + b'\n')
+        self.sock.settimeout(self.timeout)
+        self.sock.sendall(json.dumps(msg).encode() + b'\n')
         while True:
             reply = self._read(self.timeout)
             if 'event' in reply:
@@ -76,7 +89,6 @@ class QMP:
 
     def close(self):
         try:
-            self.file.close()
             self.sock.close()
         except OSError:
             pass
