@@ -7,48 +7,73 @@
  * Nothing is copied and nothing is hot-unplugged:
  *
  *  - the target zones grow to span the ranges;
+ *  - the ranges' pageblocks are isolated, so that nobody allocates from
+ *    them, isolates or offlines them while their pages change zone;
  *  - free pages leave the old zones' free lists for the new ones, under
- *    both zone locks, with their managed pages (move_free_pages_to_zone());
+ *    both zone locks, with their managed pages; so do hardware-poisoned
+ *    pages, which are never freed again;
  *  - reserved pages change node in place: nobody frees them to us;
  *  - allocated pages keep their node while they are in use: every user
  *    of page_to_nid() of an allocated page (node stats, memcg lruvecs,
  *    slab, list_lru) expects it to stay.  They are "pending", and change
  *    zone when they are freed (__dnuma_free_page(), from the allocator's
- *    free path), or when DNUMA_F_MIGRATE migrates them now.
+ *    free path), or when they are migrated.
  *
  * Which node a section belongs to is a struct memlayout, published under
- * RCU and replaced as a whole by each commit.  The free path consults it
- * only while dnuma_redirect_key is on, that is while a page is pending.
+ * RCU and replaced as a whole.  The free path consults it only while
+ * dnuma_redirect_key is on, that is while a commit runs or pages are
+ * pending.
  *
- * Pending pages are counted, not marked: a commit counts them per node
- * before it publishes the map, and every page that changes zone after
- * that subtracts itself, exactly once, because only the page's owner of
- * the moment changes its zone: the freeing path for an allocated page
- * (refcount zero), the holder of both zone locks for a free page.  No
- * page flag is ever written on a page somebody else owns.
+ * Invariants, and what keeps each:
  *
- * A page freed while a commit runs may still reach its old zone's free
- * lists (it read no map, or the old one).  It was counted as pending, and
- * the old zone still manages it, so the accounting holds; a sweep moves
- * it later.  The invariant, at every moment: managed, present and free
- * pages summed over the nodes do not change, and a node's pending pages
- * are managed pages of that node that belong to another node's ranges.
+ *  (1) A free page sits only on the free lists or per-cpu lists of its
+ *      own zone.  A free page changes zone only under the locks of both
+ *      zones (relayout_move_pageblock()); a page being freed changes zone
+ *      before it reaches any list, by its freeing path, which owns it.
+ *  (2) pending[N] is exactly the number of pages of node N in sections
+ *      the map gives another node.  Only a commit adds to it, while the
+ *      map for those sections is not published (no page changes zone
+ *      then but by the commit itself); afterwards each page subtracts
+ *      itself exactly once, when its zone changes, because only its
+ *      owner of the moment can change it.
+ *  (3) Summed over nodes, present, managed and free pages never change:
+ *      present pages move with a section, managed pages with each page
+ *      that changes zone, free pages under both zone locks.
+ *  (4) No pageblock holds free pages of two zones, except while a commit
+ *      runs (its blocks are isolated: nobody else takes them) and for
+ *      strays: pages whose free began before the commit published its map
+ *      and ended after it swept (rare; counted as pending, moved by the
+ *      next sweep).  Walkers that take a whole block's free pages under
+ *      one zone lock refuse blocks with another zone's free pages.
+ *  (5) A range with pending pages holds pages of two zones: it cannot go
+ *      offline nor be isolated (dnuma_range_busy()).  Memory that goes
+ *      offline leaves the map (dnuma_memory_callback()), so that memory
+ *      onlined there later is not redirected anywhere.
+ *  (6) A zone with present pages has per-cpu lists of its own.  A zone
+ *      left without keeps them while pages of it may still be freed into
+ *      it (until the transplant ends); setup_zone_pageset() keeps them.
  *
  * Locking, outermost first:
- *   dnuma_lock		serializes commits, sweeps and the work that ends
- *			a transplant; protects dnuma_layout updates.
- *   device_hotplug_lock	memory block devices and their sysfs links.
- *   mem_hotplug_lock	(write) zone spans, present pages, node states.
+ *   dnuma_lock		serializes commits, sweeps and the end of a
+ *			transplant; pending counts change under it but for
+ *			the free path's decrements.
+ *   device_hotplug_lock	no memory goes on- or offline, is added or
+ *			removed: a commit validates its ranges under it.
+ *   mem_hotplug_lock	(write) zone spans, present pages, node states,
+ *			and every change of dnuma_layout; (read) the map
+ *			and the ranges' online state are stable.
  *   zone->lock		free lists; two are nested (source, then target)
- *			only in move_free_pages_to_zone(), under dnuma_lock.
+ *			only by relayout_move_pageblock(), under dnuma_lock.
  *
  * Documentation/mm/dynamic-numa.rst has the whole design.
  */
 #include <linux/cpu.h>
-#include <linux/ctype.h>
-#include <linux/debugfs.h>
 #include <linux/dnuma.h>
+#include <linux/fault-inject.h>
+#include <linux/hugetlb.h>
+#include <linux/ioport.h>
 #include <linux/irq_work.h>
+#include <linux/kexec.h>
 #include <linux/memlayout.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
@@ -57,36 +82,49 @@
 #include <linux/mmzone.h>
 #include <linux/compaction.h>
 #include <linux/node.h>
-#include <linux/ioport.h>
-#include <linux/seq_file.h>
+#include <linux/page-isolation.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
-#include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
 #include "internal.h"
+#include "dnuma.h"
 
-static DEFINE_MUTEX(dnuma_lock);
-static struct memlayout __rcu *dnuma_layout;
-DEFINE_STATIC_KEY_FALSE(dnuma_redirect_key);
+/* Serializes commits, sweeps, the end of a transplant, the audit. */
+DEFINE_MUTEX(dnuma_lock);
+struct memlayout __rcu *dnuma_layout;
 
-/* Managed pages of node N that belong to another node's ranges. */
-static atomic_long_t dnuma_pending[MAX_NUMNODES];
-static atomic_long_t dnuma_pending_total;
+/* Pages of node N in sections the map gives another node. */
+atomic_long_t dnuma_pending[MAX_NUMNODES];
+atomic_long_t dnuma_pending_total;
 /* Pages that moved into node N, by any relayout, since boot. */
-static atomic_long_t dnuma_transplanted[MAX_NUMNODES];
+atomic_long_t dnuma_transplanted[MAX_NUMNODES];
 
-/* Counters for debugfs. */
-static atomic_long_t dnuma_commits, dnuma_moved, dnuma_redirected,
-		     dnuma_swept, dnuma_migrated;
-static DEFINE_PER_CPU(unsigned long, dnuma_lookups);
+struct dnuma_counters dnuma_count;
+DEFINE_PER_CPU(unsigned long, dnuma_lookups);
+/* The longest any pageblock step kept IRQs off, in ns.  dnuma_lock. */
+u64 dnuma_irqoff_max_ns;
+
+/*
+ * Nodes that lost their last (normal) memory while pages of theirs were
+ * still pending: their offlining is announced on the memory notifier once
+ * none is left, for what listens still has their pages.  dnuma_lock.
+ */
+static nodemask_t dnuma_lost_memory, dnuma_lost_normal;
 
 static BLOCKING_NOTIFIER_HEAD(dnuma_chain);
 
-/* Sweeps back off while pages stay pending, up to a minute apart. */
+/*
+ * Sweeps move strays and what can move of the pending pages; they back
+ * off while pages stay pending, and stop after a few rounds that moved
+ * nothing: what is left moves when it is freed (the free path kicks the
+ * end of the transplant).
+ */
 #define DNUMA_SWEEP_MIN_MS	100
 #define DNUMA_SWEEP_MAX_MS	60000
+#define DNUMA_SWEEP_IDLE_ROUNDS	3
 static unsigned int dnuma_sweep_ms = DNUMA_SWEEP_MIN_MS;
+static unsigned int dnuma_idle_rounds;
 
 static void dnuma_work_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(dnuma_work, dnuma_work_fn);
@@ -94,23 +132,80 @@ static DECLARE_DELAYED_WORK(dnuma_work, dnuma_work_fn);
 /* The free path may run under any lock: kick the work from an irq_work. */
 static void dnuma_kick(struct irq_work *iw)
 {
-	mod_delayed_work(system_wq, &dnuma_work, 0);
+	mod_delayed_work(system_freezable_wq, &dnuma_work, 0);
 }
 
 static DEFINE_IRQ_WORK(dnuma_irq_work, dnuma_kick);
 
-static struct memlayout *dnuma_layout_locked(void)
+#ifdef CONFIG_FAULT_INJECTION
+/*
+ * Every step of a commit that can fail can be made to fail: with
+ * /proc/self/fail-nth, the Nth of them in a relayout written to debugfs.
+ */
+static DECLARE_FAULT_ATTR(fail_dnuma);
+
+static bool dnuma_should_fail(void)
+{
+	return should_fail_ex(&fail_dnuma, 1, FAULT_NOWARN);
+}
+#else
+static bool dnuma_should_fail(void)
+{
+	return false;
+}
+#endif
+
+/* The map, for whoever holds mem_hotplug_lock (either way). */
+struct memlayout *dnuma_layout_locked(void)
 {
 	return rcu_dereference_protected(dnuma_layout,
-					 lockdep_is_held(&dnuma_lock));
+					 lockdep_is_mem_hotplug_held());
+}
+
+static void dnuma_publish(struct memlayout *ml)
+{
+	rcu_assign_pointer(dnuma_layout, ml);
+}
+
+static struct zone *dnuma_zone(int nid, enum zone_type zidx)
+{
+	return &NODE_DATA(nid)->node_zones[zidx];
+}
+
+static enum zone_type dnuma_zone_idx(unsigned long pfn)
+{
+	return page_zonenum(pfn_to_page(pfn));
+}
+
+/* The zone whose memory a section is: the map's node, or its pages'. */
+static struct zone *dnuma_owner_zone(const struct memlayout *ml,
+				     unsigned long pfn)
+{
+	int nid = memlayout_nid(ml, pfn);
+
+	if (nid == NUMA_NO_NODE)
+		return page_zone(pfn_to_page(pfn));
+	return dnuma_zone(nid, dnuma_zone_idx(pfn));
+}
+
+static void dnuma_irqoff_note(u64 t0)
+{
+	u64 ns = ktime_get_ns() - t0;
+
+	if (ns > dnuma_irqoff_max_ns)
+		dnuma_irqoff_max_ns = ns;
 }
 
 /* @nr pages of @from_nid changed zone: they are no longer pending. */
 static void dnuma_account_moved(int from_nid, int to_nid, unsigned long nr)
 {
+	long left;
+
 	atomic_long_add(nr, &dnuma_transplanted[to_nid]);
-	atomic_long_sub(nr, &dnuma_pending[from_nid]);
-	if (!atomic_long_sub_return(nr, &dnuma_pending_total))
+	WARN_ON_ONCE(atomic_long_sub_return(nr, &dnuma_pending[from_nid]) < 0);
+	left = atomic_long_sub_return(nr, &dnuma_pending_total);
+	WARN_ON_ONCE(left < 0);
+	if (!left)
 		irq_work_queue(&dnuma_irq_work);
 }
 
@@ -136,12 +231,12 @@ void __dnuma_free_page(struct page *page, unsigned int order)
 		goto out;
 
 	from = page_zone(page);
-	to = &NODE_DATA(nid)->node_zones[zone_idx(from)];
+	to = dnuma_zone(nid, zone_idx(from));
 	for (i = 0; i < nr; i++)
 		dnuma_set_page_zone(page + i, zone_idx(to), nid);
 	atomic_long_sub(nr, &from->managed_pages);
 	atomic_long_add(nr, &to->managed_pages);
-	atomic_long_add(nr, &dnuma_redirected);
+	atomic_long_add(nr, &dnuma_count.redirected);
 	dnuma_account_moved(old_nid, nid, nr);
 out:
 	rcu_read_unlock();
@@ -149,7 +244,7 @@ out:
 
 unsigned long dnuma_node_pending(int nid)
 {
-	return max(atomic_long_read(&dnuma_pending[nid]), 0L);
+	return atomic_long_read(&dnuma_pending[nid]);
 }
 EXPORT_SYMBOL_GPL(dnuma_node_pending);
 
@@ -181,6 +276,38 @@ static void dnuma_uevent(const nodemask_t *nodes)
 				       KOBJ_CHANGE);
 }
 
+/*
+ * Whether pages of [@start_pfn, +@nr_pages) still have to follow their
+ * memory to another node.  The static key is on (the caller checked).
+ * Called under a zone lock by isolation, under mem_hotplug_lock by
+ * offlining: it only reads page flags and the map.
+ */
+bool __dnuma_range_busy(unsigned long start_pfn, unsigned long nr_pages)
+{
+	const unsigned long end = start_pfn + nr_pages;
+	const struct memlayout *ml;
+	unsigned long pfn, next;
+	bool busy = false;
+	int target;
+
+	rcu_read_lock();
+	ml = rcu_dereference(dnuma_layout);
+	for (pfn = start_pfn; pfn < end && !busy; pfn = next) {
+		next = min(end, ALIGN(pfn + 1, PAGES_PER_SECTION));
+		target = memlayout_nid(ml, pfn);
+		if (target == NUMA_NO_NODE)
+			continue;
+		for (; pfn < next; pfn++) {
+			if (page_to_nid(pfn_to_page(pfn)) != target) {
+				busy = true;
+				break;
+			}
+		}
+	}
+	rcu_read_unlock();
+	return busy;
+}
+
 /* --- Validation --- */
 
 static int dnuma_count_ram(unsigned long start_pfn, unsigned long nr_pages,
@@ -190,17 +317,29 @@ static int dnuma_count_ram(unsigned long start_pfn, unsigned long nr_pages,
 	return 0;
 }
 
+static int dnuma_block_in_group(struct memory_block *mem, void *arg)
+{
+	return mem->group ? -EBUSY : 0;
+}
+
 /*
  * What memlayout_check() cannot know: the range must be whole memory
  * blocks of online RAM (no holes, no device memory) in one kind of zone,
- * and its node must be possible.
+ * each section of it in one zone; not memory a driver manages in a memory
+ * group (virtio-mem, dax, our own added nodes: that driver owns its
+ * node), not a CMA area; and its node must be possible.  Called with
+ * the device hotplug lock taken (dnuma_relayout()): nothing goes on- or
+ * offline meanwhile.
  */
 static const char *dnuma_check_range(const struct memlayout_range *r)
 {
 	const unsigned long block_pages = PHYS_PFN(memory_block_size_bytes());
 	unsigned long pfn, end = r->start_pfn + r->nr_pages, ram = 0;
+	const struct memlayout *ml;
 	enum zone_type zidx = MAX_NR_ZONES;
+	const char *why = NULL;
 
+	lockdep_assert_held(&dnuma_lock);
 	if (!IS_ALIGNED(r->start_pfn, block_pages) ||
 	    !IS_ALIGNED(r->nr_pages, block_pages))
 		return "not aligned to memory blocks";
@@ -215,33 +354,54 @@ static const char *dnuma_check_range(const struct memlayout_range *r)
 			      dnuma_count_ram);
 	if (ram != r->nr_pages)
 		return "range is not all RAM";
-	for (pfn = r->start_pfn; pfn < end; pfn += pageblock_nr_pages) {
+	if (walk_memory_blocks(PFN_PHYS(r->start_pfn), PFN_PHYS(r->nr_pages),
+			       NULL, dnuma_block_in_group))
+		return "memory of a driver's memory group";
+	rcu_read_lock();
+	ml = rcu_dereference(dnuma_layout);
+	for (pfn = r->start_pfn; pfn < end && !why; pfn += pageblock_nr_pages) {
 		struct page *first = pfn_to_online_page(pfn);
 		struct page *last = pfn_to_online_page(pfn +
 						       pageblock_nr_pages - 1);
 
-		if (!first || !last)
-			return "memory not present or offline";
+		if (!first || !last) {
+			why = "memory not present or offline";
+			break;
+		}
 		if (zidx == MAX_NR_ZONES)
 			zidx = page_zonenum(first);
 		if (page_zonenum(first) != zidx || page_zonenum(last) != zidx)
-			return "range spans zones";
+			why = "range spans zones";
+		else if (memlayout_nid(ml, pfn) == NUMA_NO_NODE &&
+			 page_zone(first) != page_zone(last))
+			why = "range spans nodes";
+		else if (is_migrate_cma_page(first))
+			why = "range holds a CMA area";
 	}
+	rcu_read_unlock();
 	/* Device memory is never online: pfn_to_online_page() said so. */
-	return NULL;
+	return why;
 }
 
 /* --- Commit --- */
 
-static enum zone_type dnuma_zone_idx(unsigned long pfn)
-{
-	return page_zonenum(pfn_to_page(pfn));
-}
-
-static struct zone *dnuma_zone(int nid, enum zone_type zidx)
-{
-	return &NODE_DATA(nid)->node_zones[zidx];
-}
+/* Everything one commit needs, allocated before anything changes. */
+struct dnuma_commit {
+	const struct memlayout_range *r;
+	unsigned int nr;
+	struct dnuma_event *ev;
+	struct memlayout *prev;		/* the map before */
+	struct memlayout *mid;		/* @prev without @r: a retarget */
+	struct memlayout *next;		/* the map after */
+	unsigned long nr_blocks;
+	u8 *mt;				/* pageblock types before isolation */
+	long *pending;			/* pages counted, per node */
+	struct zone **from;		/* a range's source zones */
+	unsigned long *moved;		/* pages moved from each */
+	nodemask_t marked;		/* nodes whose zones are marked */
+	unsigned int zone_kinds;	/* zone indexes of the ranges */
+	nodemask_t gaining, gaining_normal;
+};
 
 static void dnuma_move_present(struct zone *from, struct zone *to,
 			       unsigned long pfn, unsigned long nr)
@@ -256,71 +416,7 @@ static void dnuma_move_present(struct zone *from, struct zone *to,
 	}
 }
 
-/*
- * Take the pages of @from in one section into @to: free pages move now,
- * reserved pages change node in place, the rest are counted as pending.
- * A section's present pages go with its layout, not with its pages: they
- * are counted here only for a section no relayout assigned before.
- * The map is not published yet, so no freed page changes zone under us;
- * a page freed into @from after its block was moved was counted here and
- * is a stray the sweep picks up.  mem_hotplug_lock held for writing.
- */
-static void dnuma_take_section(struct zone *from, struct zone *to,
-			       unsigned long start_pfn, bool count_present)
-{
-	const unsigned long end_pfn = start_pfn + PAGES_PER_SECTION;
-	unsigned long pfn, moved, present = 0, pending = 0;
-
-	moved = move_free_pages_to_zone(from, to, start_pfn, end_pfn);
-	for (pfn = start_pfn; pfn < end_pfn; pfn++) {
-		struct page *page = pfn_to_page(pfn);
-
-		if (page_zone(page) != from)
-			continue;
-		present++;
-		if (PageReserved(page))
-			dnuma_set_page_zone(page, zone_idx(to),
-					    zone_to_nid(to));
-		else
-			pending++;
-	}
-	present += moved;
-	if (count_present)
-		dnuma_move_present(from, to, start_pfn, present);
-	atomic_long_add(moved, &dnuma_moved);
-	atomic_long_add(moved, &dnuma_transplanted[zone_to_nid(to)]);
-	atomic_long_add(pending, &dnuma_pending[zone_to_nid(from)]);
-	atomic_long_add(pending, &dnuma_pending_total);
-}
-
-/*
- * Sections of @r that an earlier relayout gave to another node still have
- * that node's pending pages counted.  With the map for them withdrawn (no
- * page changes zone there now), forget those counts: the commit counts
- * again against the new target.
- */
-static void dnuma_uncount(const struct memlayout *old,
-			  const struct memlayout_range *r)
-{
-	unsigned long pfn, end = r->start_pfn + r->nr_pages;
-
-	for (pfn = r->start_pfn; pfn < end; pfn++) {
-		struct page *page = pfn_to_page(pfn);
-		int target = memlayout_nid(old, pfn);
-		int nid = page_to_nid(page);
-
-		if (target == NUMA_NO_NODE) {
-			pfn = ALIGN(pfn + 1, PAGES_PER_SECTION) - 1;
-			continue;
-		}
-		if (nid != target && !PageReserved(page)) {
-			atomic_long_dec(&dnuma_pending[nid]);
-			atomic_long_dec(&dnuma_pending_total);
-		}
-	}
-}
-
-/* Whether a range overlaps sections an earlier relayout gave a node. */
+/* Whether a section of @r was given to a node by an earlier relayout. */
 static bool dnuma_retargets(const struct memlayout *old,
 			    const struct memlayout_range *r, unsigned int nr)
 {
@@ -335,76 +431,464 @@ static bool dnuma_retargets(const struct memlayout *old,
 	return false;
 }
 
-/*
- * Withdraw the map for the sections of @r and wait until no free path
- * still uses the old one, then forget their pending counts.
- */
-static int dnuma_withdraw(const struct memlayout_range *r, unsigned int nr)
+static struct memlayout *dnuma_apply(const struct memlayout *old,
+				     const struct memlayout_range *r,
+				     unsigned int nr)
 {
-	struct memlayout *old = dnuma_layout_locked(), *mid;
+	if (dnuma_should_fail())
+		return NULL;
+	return memlayout_apply(old, r, nr, GFP_KERNEL);
+}
+
+static void dnuma_commit_free(struct dnuma_commit *c)
+{
+	memlayout_free(c->mid);
+	memlayout_free(c->next);
+	kvfree(c->mt);
+	kfree(c->pending);
+	kfree(c->from);
+	kfree(c->moved);
+}
+
+/*
+ * The maps and the bookkeeping: all of it, or nothing.  @c->prev is the
+ * current map (mem_hotplug_lock held for writing).
+ */
+static int dnuma_commit_alloc(struct dnuma_commit *c)
+{
 	struct memlayout_range *none;
 	unsigned int i;
 
-	none = kmemdup_array(r, nr, sizeof(*r), GFP_KERNEL);
-	if (!none)
+	dnuma_assert_hotplug_held();
+	c->prev = dnuma_layout_locked();
+	for (i = 0; i < c->nr; i++)
+		c->nr_blocks += c->r[i].nr_pages / pageblock_nr_pages;
+	if (!dnuma_should_fail())
+		c->mt = kvcalloc(c->nr_blocks, sizeof(*c->mt), GFP_KERNEL);
+	if (!dnuma_should_fail())
+		c->pending = kcalloc(nr_node_ids, sizeof(*c->pending),
+				     GFP_KERNEL);
+	if (!dnuma_should_fail())
+		c->from = kcalloc(nr_node_ids, sizeof(*c->from), GFP_KERNEL);
+	if (!dnuma_should_fail())
+		c->moved = kcalloc(nr_node_ids, sizeof(*c->moved), GFP_KERNEL);
+	if (!c->mt || !c->pending || !c->from || !c->moved)
 		return -ENOMEM;
-	for (i = 0; i < nr; i++)
-		none[i].nid = NUMA_NO_NODE;
-	mid = memlayout_apply(old, none, nr, GFP_KERNEL);
-	kfree(none);
-	if (!mid)
-		return -ENOMEM;
-	rcu_assign_pointer(dnuma_layout, mid);
-	synchronize_rcu();
-	for (i = 0; i < nr; i++)
-		dnuma_uncount(old, &r[i]);
-	/* No reader has @old any more; the caller frees it. */
+	/*
+	 * Sections an earlier relayout gave a node still count that node's
+	 * pending pages: their map is withdrawn first (dnuma_withdraw()).
+	 * With no page pending anywhere there is nothing to forget.
+	 */
+	if (atomic_long_read(&dnuma_pending_total) &&
+	    dnuma_retargets(c->prev, c->r, c->nr)) {
+		none = dnuma_should_fail() ? NULL :
+		       kmemdup_array(c->r, c->nr, sizeof(*c->r), GFP_KERNEL);
+		if (!none)
+			return -ENOMEM;
+		for (i = 0; i < c->nr; i++)
+			none[i].nid = NUMA_NO_NODE;
+		c->mid = dnuma_apply(c->prev, none, c->nr);
+		kfree(none);
+		if (!c->mid)
+			return -ENOMEM;
+	}
+	c->next = dnuma_apply(c->mid ?: c->prev, c->r, c->nr);
+	return c->next ? 0 : -ENOMEM;
+}
+
+static int dnuma_node_notify(unsigned long action, int nid, bool any,
+			     bool normal)
+{
+	struct memory_notify arg = {
+		.status_change_nid = any ? nid : NUMA_NO_NODE,
+		.status_change_nid_normal = normal ? nid : NUMA_NO_NODE,
+	};
+
+	return notifier_to_errno(memory_notify(action, &arg));
+}
+
+/*
+ * Whether a node has (normal) memory as the memory notifier's listeners
+ * know it: its offlining may not have been announced yet.
+ */
+static bool dnuma_node_announced(int nid, bool normal)
+{
+	if (normal)
+		return node_state(nid, N_NORMAL_MEMORY) ||
+		       node_isset(nid, dnuma_lost_normal);
+	return node_state(nid, N_MEMORY) || node_isset(nid, dnuma_lost_memory);
+}
+
+static void dnuma_nodes_cancel_online(struct dnuma_commit *c)
+{
+	nodemask_t nodes;
+	int nid;
+
+	nodes_or(nodes, c->gaining, c->gaining_normal);
+	for_each_node_mask(nid, nodes)
+		dnuma_node_notify(MEM_CANCEL_ONLINE, nid,
+				  node_isset(nid, c->gaining),
+				  node_isset(nid, c->gaining_normal));
+}
+
+/*
+ * A node that gets its first memory, or its first memory in a zone the
+ * kernel allocates from, changes state the way memory hotplug changes it
+ * (node_states_check_changes_online()): the listeners of the memory
+ * notifier hear status_change_nid and status_change_nid_normal.  Slab
+ * sets up its per-node structures for status_change_nid_normal, memory
+ * tiers and cpusets follow status_change_nid.  The sections are online
+ * already, so no pfn range goes along: nr_pages is 0.
+ */
+static int dnuma_nodes_going_online(struct dnuma_commit *c)
+{
+	nodemask_t any = NODE_MASK_NONE, normal = NODE_MASK_NONE, nodes;
+	unsigned int i;
+	int nid, ret;
+
+	for (i = 0; i < c->nr; i++) {
+		nid = c->r[i].nid;
+		if (!dnuma_node_announced(nid, false))
+			node_set(nid, any);
+		if (dnuma_zone_idx(c->r[i].start_pfn) <= ZONE_NORMAL &&
+		    !dnuma_node_announced(nid, true))
+			node_set(nid, normal);
+	}
+	nodes_or(nodes, any, normal);
+	for_each_node_mask(nid, nodes) {
+		ret = dnuma_should_fail() ? -EBUSY :
+		      dnuma_node_notify(MEM_GOING_ONLINE, nid,
+					node_isset(nid, any),
+					node_isset(nid, normal));
+		if (ret) {
+			dnuma_nodes_cancel_online(c);
+			return ret;
+		}
+		if (node_isset(nid, any))
+			node_set(nid, c->gaining);
+		if (node_isset(nid, normal))
+			node_set(nid, c->gaining_normal);
+	}
 	return 0;
 }
 
 /*
- * @prev is the map before this commit: sections it assigned have their
- * present pages in that node's zone, whatever zone their pages are in.
+ * While the commit runs, pages of every zone it touches may be freed into
+ * the blocks it isolated: all those zones look up a block's type when
+ * they free pages from their per-cpu lists.
  */
-static void dnuma_take_range(const struct memlayout_range *r,
-			     const struct memlayout *prev, nodemask_t *nodes)
+static void dnuma_mark_zones(struct dnuma_commit *c, bool on)
 {
-	const unsigned long end = r->start_pfn + r->nr_pages;
-	enum zone_type zidx = dnuma_zone_idx(r->start_pfn);
-	struct zone *to = dnuma_zone(r->nid, zidx);
-	unsigned long pfn;
+	enum zone_type zidx;
 	int nid;
 
-	/* A zone new to pages needs its pcp lists (see online_pages()). */
-	if (!populated_zone(to) && !zone_managed_pages(to))
-		setup_zone_pageset(to);
-	grow_zone_range(to, r->start_pfn, r->nr_pages);
-	node_set(r->nid, *nodes);
+	if (on)
+		c->marked = node_states[N_ONLINE];
+	for_each_node_mask(nid, c->marked)
+		for (zidx = 0; zidx < MAX_NR_ZONES; zidx++)
+			if (c->zone_kinds & BIT(zidx))
+				relayout_mark_isolating(dnuma_zone(nid, zidx),
+							on);
+}
 
-	for (pfn = r->start_pfn; pfn < end; pfn += PAGES_PER_SECTION) {
-		nid = memlayout_nid(prev, pfn);
-		if (nid == NUMA_NO_NODE || nid == r->nid)
-			continue;
-		dnuma_move_present(dnuma_zone(nid, zidx), to, pfn,
-				   PAGES_PER_SECTION);
-		node_set(nid, *nodes);
+/*
+ * The pageblocks of a commit, all ranges in order, numbered from 0: the
+ * pfn of block @b, and (in @range) the index of its range.
+ */
+static unsigned long dnuma_block_pfn(const struct dnuma_commit *c,
+				     unsigned long b, unsigned int *range)
+{
+	unsigned long nr;
+	unsigned int i;
+
+	for (i = 0; i < c->nr; i++) {
+		nr = c->r[i].nr_pages / pageblock_nr_pages;
+		if (b < nr)
+			break;
+		b -= nr;
 	}
+	*range = i;
+	return c->r[i].start_pfn + b * pageblock_nr_pages;
+}
+
+/* Give up: the first @nr_blocks blocks were isolated, nothing moved. */
+static void dnuma_release_blocks(struct dnuma_commit *c,
+				 unsigned long nr_blocks)
+{
+	unsigned long pfn, b;
+	unsigned int i;
+
+	for (b = 0; b < nr_blocks; b++) {
+		pfn = dnuma_block_pfn(c, b, &i);
+		relayout_release_pageblock(dnuma_owner_zone(c->prev, pfn), pfn,
+					   c->mt[b]);
+	}
+}
+
+/*
+ * Isolate every pageblock of the ranges in the zone whose free pages it
+ * holds, or refuse: somebody else isolated one (offlining,
+ * alloc_contig_range()).  Then their free pages are ours alone.
+ */
+static int dnuma_isolate(struct dnuma_commit *c)
+{
+	unsigned long pfn, b;
+	unsigned int i;
+	int mt, ret = 0;
+	u64 t0;
+
+	for (b = 0; b < c->nr_blocks; b++) {
+		pfn = dnuma_block_pfn(c, b, &i);
+		t0 = ktime_get_ns();
+		ret = dnuma_should_fail() ? -EBUSY :
+		      relayout_isolate_pageblock(dnuma_owner_zone(c->prev, pfn),
+						 pfn, &mt);
+		dnuma_irqoff_note(t0);
+		if (ret) {
+			dnuma_release_blocks(c, b);
+			return ret;
+		}
+		c->mt[b] = mt;
+		if (!(b & 63))
+			cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * The zones of other nodes than @to's that span part of @r: those whose
+ * pages may be in it.  The first @max go to @from; returns how many.
+ */
+static unsigned int dnuma_sources(const struct memlayout_range *r,
+				  struct zone *to, struct zone **from,
+				  unsigned int max)
+{
+	unsigned int n = 0;
+	struct zone *zone;
+	int nid;
 
 	for_each_online_node(nid) {
-		struct zone *from = dnuma_zone(nid, zidx);
-
-		if (nid == r->nid || !zone_intersects(from, r->start_pfn,
-						      r->nr_pages))
+		zone = dnuma_zone(nid, zone_idx(to));
+		if (zone == to ||
+		    !zone_intersects(zone, r->start_pfn, r->nr_pages))
 			continue;
-		/* Its pageblocks may hold pages of two zones from now on. */
-		clear_zone_contiguous(from);
-		node_set(nid, *nodes);
-		for (pfn = r->start_pfn; pfn < end; pfn += PAGES_PER_SECTION) {
-			dnuma_take_section(from, to, pfn,
-					   memlayout_nid(prev, pfn) ==
-					   NUMA_NO_NODE);
-			cond_resched();
+		if (n < max)
+			from[n] = zone;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Sections of @r that an earlier relayout gave to another node count that
+ * node's pending pages.  With the map for them withdrawn and no free path
+ * still using the old one, pages there change zone only by us: forget
+ * those counts, which the commit makes again against the new target.
+ */
+static void dnuma_uncount(const struct memlayout *old,
+			  const struct memlayout_range *r)
+{
+	unsigned long pfn, end = r->start_pfn + r->nr_pages;
+	int target, nid;
+
+	for (pfn = r->start_pfn; pfn < end; pfn++) {
+		target = memlayout_nid(old, pfn);
+		if (target == NUMA_NO_NODE) {
+			pfn = ALIGN(pfn + 1, PAGES_PER_SECTION) - 1;
+			continue;
 		}
+		nid = page_to_nid(pfn_to_page(pfn));
+		if (nid != target) {
+			atomic_long_dec(&dnuma_pending[nid]);
+			atomic_long_dec(&dnuma_pending_total);
+		}
+	}
+}
+
+static void dnuma_withdraw(struct dnuma_commit *c)
+{
+	unsigned int i;
+
+	dnuma_publish(c->mid);
+	synchronize_rcu();
+	for (i = 0; i < c->nr; i++) {
+		dnuma_uncount(c->prev, &c->r[i]);
+		cond_resched();
+	}
+}
+
+/*
+ * Take one pageblock of @r into @to: the free pages of every other zone
+ * move (relayout_move_pageblock()), reserved pages change node in place,
+ * every other page of another node is counted as pending.  The map is
+ * not published yet: no freed page changes zone here but by us.
+ */
+static void dnuma_take_block(struct dnuma_commit *c, struct zone *to,
+			     unsigned int nr_from, unsigned long start)
+{
+	const unsigned long end = start + pageblock_nr_pages;
+	const int target = zone_to_nid(to);
+	unsigned long pfn, moved = 0;
+	unsigned int i;
+	int nid;
+	u64 t0;
+
+	for (i = 0; i < nr_from; i++) {
+		t0 = ktime_get_ns();
+		moved += relayout_move_pageblock(c->from[i], to, start,
+						 &dnuma_lock);
+		dnuma_irqoff_note(t0);
+	}
+	atomic_long_add(moved, &dnuma_transplanted[target]);
+	atomic_long_add(moved, &dnuma_count.moved);
+	for (pfn = start; pfn < end; pfn++) {
+		struct page *page = pfn_to_page(pfn);
+
+		nid = page_to_nid(page);
+		if (nid == target)
+			continue;
+		if (PageReserved(page))
+			dnuma_set_page_zone(page, zone_idx(to), target);
+		else
+			c->pending[nid]++;
+	}
+}
+
+/* Move a range into its target zone; @c->prev says who had it before. */
+static void dnuma_take_range(struct dnuma_commit *c,
+			     const struct memlayout_range *r)
+{
+	const unsigned long end = r->start_pfn + r->nr_pages;
+	struct zone *to = dnuma_zone(r->nid, dnuma_zone_idx(r->start_pfn));
+	struct zone *from;
+	unsigned int i, nr_from;
+	unsigned long pfn;
+
+	/* A zone new to pages needs its per-cpu lists, as online_pages(). */
+	if (!populated_zone(to))
+		setup_zone_pageset(to);
+	grow_zone_range(to, r->start_pfn, r->nr_pages);
+	node_set(r->nid, c->ev->nodes);
+
+	/* Present pages go with the sections: all of them are RAM. */
+	for (pfn = r->start_pfn; pfn < end; pfn += PAGES_PER_SECTION) {
+		from = dnuma_owner_zone(c->prev, pfn);
+		if (from == to)
+			continue;
+		dnuma_move_present(from, to, pfn, PAGES_PER_SECTION);
+		node_set(zone_to_nid(from), c->ev->nodes);
+	}
+	/* Their pageblocks may hold pages of two zones from now on. */
+	nr_from = dnuma_sources(r, to, c->from, nr_node_ids);
+	for (i = 0; i < nr_from; i++) {
+		clear_zone_contiguous(c->from[i]);
+		node_set(zone_to_nid(c->from[i]), c->ev->nodes);
+	}
+	clear_zone_contiguous(to);
+
+	for (pfn = r->start_pfn; pfn < end; pfn += pageblock_nr_pages) {
+		dnuma_take_block(c, to, nr_from, pfn);
+		if (!((pfn / pageblock_nr_pages) & 63))
+			cond_resched();
+	}
+}
+
+/*
+ * The end of a range's commit, with the new map published and seen by
+ * every free path: pages freed into the old zones meanwhile (strays,
+ * counted as pending) move, and the range's pageblocks are released into
+ * their new zone.
+ */
+static void dnuma_finish_range(struct dnuma_commit *c,
+			       const struct memlayout_range *r,
+			       unsigned long *b)
+{
+	struct zone *to = dnuma_zone(r->nid, dnuma_zone_idx(r->start_pfn));
+	unsigned int i, nr_from = dnuma_sources(r, to, c->from, nr_node_ids);
+	unsigned long pfn;
+	u64 t0;
+
+	for (i = 0; i < nr_from; i++)
+		drain_all_pages(c->from[i]);
+	for (pfn = r->start_pfn; pfn < r->start_pfn + r->nr_pages;
+	     pfn += pageblock_nr_pages, (*b)++) {
+		t0 = ktime_get_ns();
+		relayout_finish_pageblock(c->from, nr_from, to, pfn, c->mt[*b],
+					  c->moved, &dnuma_lock);
+		dnuma_irqoff_note(t0);
+		for (i = 0; i < nr_from; i++) {
+			if (!c->moved[i])
+				continue;
+			atomic_long_add(c->moved[i], &dnuma_count.swept);
+			dnuma_account_moved(zone_to_nid(c->from[i]), r->nid,
+					    c->moved[i]);
+		}
+		if (!(*b & 63))
+			cond_resched();
+	}
+}
+
+/*
+ * Free pages that reached an old zone of the section at @start after its
+ * commit: strays, counted as pending.  They move under both zone locks
+ * and stop being pending; so do hardware-poisoned pages.  Returns the
+ * pages moved.  get_online_mems() held.
+ */
+static unsigned long dnuma_sweep_section(unsigned long start, int target,
+					 struct zone **from)
+{
+	const struct memlayout_range r = {
+		.start_pfn = start,
+		.nr_pages = PAGES_PER_SECTION,
+		.nid = target,
+	};
+	struct zone *to = dnuma_zone(target, dnuma_zone_idx(start));
+	unsigned long pfn, n, moved = 0;
+	unsigned int i, nr_from;
+	u64 t0;
+
+	dnuma_assert_hotplug_held();
+	lockdep_assert_held(&dnuma_lock);
+	nr_from = dnuma_sources(&r, to, from, nr_node_ids);
+	for (i = 0; i < nr_from; i++) {
+		drain_all_pages(from[i]);
+		for (pfn = start; pfn < start + PAGES_PER_SECTION;
+		     pfn += pageblock_nr_pages) {
+			t0 = ktime_get_ns();
+			n = relayout_move_pageblock(from[i], to, pfn,
+						    &dnuma_lock);
+			dnuma_irqoff_note(t0);
+			if (n) {
+				atomic_long_add(n, &dnuma_count.swept);
+				dnuma_account_moved(zone_to_nid(from[i]),
+						    target, n);
+				moved += n;
+			}
+			if (!((pfn / pageblock_nr_pages) & 63))
+				cond_resched();
+		}
+	}
+	return moved;
+}
+
+/*
+ * Highatomic reserves follow their blocks to the target zone.  Before
+ * any page moved: the owner of a block is its first page's zone.
+ */
+static void dnuma_transfer_reserves(struct dnuma_commit *c)
+{
+	unsigned long pfn, b;
+	struct zone *owner, *to;
+	unsigned int i;
+
+	for (b = 0; b < c->nr_blocks; b++) {
+		if (c->mt[b] != MIGRATE_HIGHATOMIC)
+			continue;
+		pfn = dnuma_block_pfn(c, b, &i);
+		owner = dnuma_owner_zone(c->prev, pfn);
+		to = dnuma_zone(c->r[i].nid, zone_idx(owner));
+		if (owner != to)
+			relayout_transfer_highatomic(owner, to);
 	}
 }
 
@@ -428,10 +912,6 @@ static void dnuma_move_blocks(const struct memlayout_range *r)
 					  MEMINIT_HOTPLUG);
 }
 
-/*
- * Bring node states, zonelists, watermarks and reclaim threads in line
- * with the zones' present pages.  mem_hotplug_lock held for writing.
- */
 static void dnuma_set_node_state(int nid, enum node_states state, bool on)
 {
 	if (on)
@@ -440,10 +920,17 @@ static void dnuma_set_node_state(int nid, enum node_states state, bool on)
 		node_clear_state(nid, state);
 }
 
+/*
+ * Bring node states, zonelists, watermarks and reclaim threads in line
+ * with the zones' present pages.  Nodes that lost their last (normal)
+ * memory are remembered, to be announced offline once none of their
+ * pages is pending.  mem_hotplug_lock held for writing.
+ */
 static void dnuma_update_nodes(const nodemask_t *nodes)
 {
 	int nid;
 
+	dnuma_assert_hotplug_held();
 	for_each_node_mask(nid, *nodes) {
 		pg_data_t *pgdat = NODE_DATA(nid);
 		bool normal = false, any = false;
@@ -459,6 +946,14 @@ static void dnuma_update_nodes(const nodemask_t *nodes)
 			if (!zone->contiguous)
 				set_zone_contiguous(zone);
 		}
+		if (!any && node_state(nid, N_MEMORY))
+			node_set(nid, dnuma_lost_memory);
+		if (!normal && node_state(nid, N_NORMAL_MEMORY))
+			node_set(nid, dnuma_lost_normal);
+		if (any)
+			node_clear(nid, dnuma_lost_memory);
+		if (normal)
+			node_clear(nid, dnuma_lost_normal);
 		dnuma_set_node_state(nid, N_MEMORY, any);
 		dnuma_set_node_state(nid, N_NORMAL_MEMORY, normal);
 		if (any) {
@@ -468,188 +963,130 @@ static void dnuma_update_nodes(const nodemask_t *nodes)
 	}
 	/*
 	 * Zonelists list populated zones only, and a zone may have gained or
-	 * lost all its pages; rebuilding them is cheap next to a commit.
+	 * lost all its pages.
 	 */
 	build_all_zonelists(NULL);
 	init_per_zone_wmark_min();
 }
 
 /*
- * A node that gets its first memory, or loses its last, changes state the
- * way memory hotplug changes it: subscribers of the memory notifier (slab
- * sets up its per-node structures, cpusets and memory tiers follow the
- * node) hear status_change_nid.  The sections are online already, so no
- * pfn range goes with it: nr_pages 0 keeps page_ext and KASAN shadow out.
+ * Nodes whose last (normal) memory left them, with none of their pages
+ * pending any more: now whoever listens on the memory notifier hears it.
  */
-static int dnuma_node_notify(unsigned long action, int nid, enum zone_type z)
+static void dnuma_nodes_offline(void)
 {
-	struct memory_notify arg = {
-		.status_change_nid = nid,
-		.status_change_nid_normal = z <= ZONE_NORMAL ? nid : NUMA_NO_NODE,
-	};
-
-	return notifier_to_errno(memory_notify(action, &arg));
-}
-
-/* Targets without memory yet: announce them, or undo and refuse. */
-static int dnuma_nodes_going_online(const struct memlayout_range *r,
-				    unsigned int nr, nodemask_t *notified)
-{
-	unsigned int i;
-	int nid, ret;
-
-	nodes_clear(*notified);
-	for (i = 0; i < nr; i++) {
-		nid = r[i].nid;
-		if (node_state(nid, N_MEMORY) || node_isset(nid, *notified))
-			continue;
-		ret = dnuma_node_notify(MEM_GOING_ONLINE, nid,
-					dnuma_zone_idx(r[i].start_pfn));
-		if (ret) {
-			for_each_node_mask(nid, *notified)
-				dnuma_node_notify(MEM_CANCEL_ONLINE, nid,
-						  ZONE_NORMAL);
-			return ret;
-		}
-		node_set(nid, *notified);
-	}
-	return 0;
-}
-
-/* Nodes that had memory and have none now: tell who listens, no veto. */
-static void dnuma_nodes_offline(const nodemask_t *had_memory)
-{
+	nodemask_t nodes;
+	bool any, normal;
 	int nid;
 
-	for_each_node_mask(nid, *had_memory) {
-		if (node_state(nid, N_MEMORY))
+	lockdep_assert_held(&dnuma_lock);
+	nodes_or(nodes, dnuma_lost_memory, dnuma_lost_normal);
+	for_each_node_mask(nid, nodes) {
+		if (atomic_long_read(&dnuma_pending[nid]))
 			continue;
-		dnuma_node_notify(MEM_GOING_OFFLINE, nid, ZONE_NORMAL);
-		dnuma_node_notify(MEM_OFFLINE, nid, ZONE_NORMAL);
+		any = node_isset(nid, dnuma_lost_memory);
+		normal = node_isset(nid, dnuma_lost_normal);
+		node_clear(nid, dnuma_lost_memory);
+		node_clear(nid, dnuma_lost_normal);
+		dnuma_node_notify(MEM_GOING_OFFLINE, nid, any, normal);
+		dnuma_node_notify(MEM_OFFLINE, nid, any, normal);
 	}
 }
 
-static int dnuma_commit(const struct memlayout_range *r, unsigned int nr,
-			struct dnuma_event *ev)
+static void dnuma_count_pending(struct dnuma_commit *c)
 {
-	struct memlayout *prev, *old, *new;
-	nodemask_t gaining, had_memory = node_states[N_MEMORY];
+	long total = 0;
+	int nid;
+
+	for_each_node(nid) {
+		atomic_long_add(c->pending[nid], &dnuma_pending[nid]);
+		total += c->pending[nid];
+	}
+	atomic_long_add(total, &dnuma_pending_total);
+}
+
+/*
+ * The commit: everything that can fail first (allocations, the veto of
+ * the dnuma and memory notifiers, isolation), then what cannot.  On error
+ * nothing changed.  mem_hotplug_lock held for writing.
+ */
+static int dnuma_commit(struct dnuma_commit *c)
+{
+	unsigned long b;
 	unsigned int i;
 	int nid, ret;
 
+	dnuma_assert_hotplug_held();
+	lockdep_assert_held(&dnuma_lock);
 	ret = blocking_notifier_call_chain(&dnuma_chain, DNUMA_RELAYOUT_PREPARE,
-					   ev);
-	if (ret & NOTIFY_STOP_MASK)
+					   c->ev);
+	if ((ret & NOTIFY_STOP_MASK) || dnuma_should_fail())
 		return notifier_to_errno(ret) ?: -EBUSY;
-	prev = dnuma_layout_locked();
-	/*
-	 * With no page pending anywhere, every page of a relayouted section
-	 * is on the section's node: no free path moves one while we count,
-	 * and there is no count to forget.  (Only commits add pending pages,
-	 * and we are the only one.)
-	 */
-	if (atomic_long_read(&dnuma_pending_total) &&
-	    dnuma_retargets(prev, r, nr)) {
-		ret = dnuma_withdraw(r, nr);
-		if (ret)
-			return ret;
-	}
-	old = dnuma_layout_locked();
-	new = memlayout_apply(old, r, nr, GFP_KERNEL);
-	if (!new) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = dnuma_nodes_going_online(r, nr, &gaining);
+	ret = dnuma_commit_alloc(c);
+	if (ret)
+		return ret;
+	ret = dnuma_nodes_going_online(c);
+	if (ret)
+		return ret;
+	for (i = 0; i < c->nr; i++)
+		c->zone_kinds |= BIT(dnuma_zone_idx(c->r[i].start_pfn));
+	dnuma_mark_zones(c, true);
+	ret = dnuma_isolate(c);
 	if (ret) {
-		memlayout_free(new);
-		goto out;
+		dnuma_mark_zones(c, false);
+		dnuma_nodes_cancel_online(c);
+		return ret;
 	}
 
-	/* From here on pageblocks may mix zones: see dnuma_other_zone(). */
+	/* Nothing fails from here on.  Pageblocks may mix zones now. */
 	static_branch_enable_cpuslocked(&dnuma_redirect_key);
-	for (i = 0; i < nr; i++)
-		dnuma_take_range(&r[i], prev, &ev->nodes);
-	rcu_assign_pointer(dnuma_layout, new);
-	if (old)
-		kvfree_rcu(old, rcu);
+	dnuma_transfer_reserves(c);
+	if (c->mid)
+		dnuma_withdraw(c);
+	for (i = 0; i < c->nr; i++)
+		dnuma_take_range(c, &c->r[i]);
+	dnuma_count_pending(c);
+	dnuma_publish(c->next);
+	/* No free path uses an older map now: strays are all there is. */
+	synchronize_rcu();
+	for (i = 0, b = 0; i < c->nr; i++)
+		dnuma_finish_range(c, &c->r[i], &b);
+	dnuma_mark_zones(c, false);
 
-	for (i = 0; i < nr; i++)
-		dnuma_move_blocks(&r[i]);
-	dnuma_update_nodes(&ev->nodes);
-	for_each_node_mask(nid, gaining)
-		dnuma_node_notify(MEM_ONLINE, nid, ZONE_NORMAL);
-	dnuma_nodes_offline(&had_memory);
-	atomic_long_inc(&dnuma_commits);
-	ret = 0;
-out:
-	/* Withdrawn and waited for: nobody reads it any more. */
-	if (prev != old)
-		memlayout_free(prev);
-	return ret;
+	for (i = 0; i < c->nr; i++)
+		dnuma_move_blocks(&c->r[i]);
+	dnuma_update_nodes(&c->ev->nodes);
+	for_each_node_mask(nid, c->gaining)
+		dnuma_node_notify(MEM_ONLINE, nid, true,
+				  node_isset(nid, c->gaining_normal));
+	for_each_node_mask(nid, c->gaining_normal)
+		if (!node_isset(nid, c->gaining))
+			dnuma_node_notify(MEM_ONLINE, nid, false, true);
+	atomic_long_inc(&dnuma_count.commits);
+
+	/* Published: the old maps are the ones to free, after readers. */
+	c->next = NULL;
+	if (c->mid) {
+		kvfree_rcu(c->mid, rcu);
+		c->mid = NULL;
+	}
+	if (c->prev)
+		kvfree_rcu(c->prev, rcu);
+	return 0;
 }
 
 /* --- After a commit: strays, migration, the end of a transplant --- */
 
-/*
- * Move free pages that reached their old zone after the commit counted
- * them.  A sweep moves them under both zone locks, like a commit, and
- * they stop being pending.  dnuma_lock held.
- */
-static void dnuma_sweep(void)
-{
-	const struct memlayout *ml = dnuma_layout_locked();
-	unsigned long sec, pfn;
-	struct zone *zone;
-
-	if (!ml)
-		return;
-	/*
-	 * Strays on per-cpu lists go back to their zone's free lists.  Not
-	 * drain_all_pages(NULL): it skips zones without present pages, and a
-	 * relayout may leave such a zone with pages on its lists.
-	 */
-	for_each_zone(zone)
-		if (zone_managed_pages(zone))
-			drain_all_pages(zone);
-	get_online_mems();
-	for (sec = 0; sec < ml->nr_sections; sec++) {
-		int target = ml->nid[sec], nid;
-		enum zone_type zidx;
-		struct zone *to;
-
-		pfn = section_nr_to_pfn(sec);
-		if (target == NUMA_NO_NODE || !online_section_nr(sec))
-			continue;
-		zidx = dnuma_zone_idx(pfn);
-		to = dnuma_zone(target, zidx);
-		for_each_online_node(nid) {
-			struct zone *from = dnuma_zone(nid, zidx);
-			unsigned long moved;
-
-			if (nid == target ||
-			    !zone_intersects(from, pfn, PAGES_PER_SECTION))
-				continue;
-			moved = move_free_pages_to_zone(from, to, pfn, pfn +
-							PAGES_PER_SECTION);
-			if (moved) {
-				atomic_long_add(moved, &dnuma_swept);
-				dnuma_account_moved(nid, target, moved);
-			}
-		}
-		cond_resched();
-	}
-	put_online_mems();
-}
-
 /* Isolate the folio at @pfn if it is pending; return its last pfn. */
-static unsigned long dnuma_isolate(unsigned long pfn, int nid,
-				   struct list_head *list, unsigned long *nr)
+static unsigned long dnuma_isolate_folio(unsigned long pfn, int target,
+					 struct list_head *list,
+					 unsigned long *nr)
 {
-	struct page *page = pfn_to_page(pfn);
+	struct page *page = pfn_to_online_page(pfn);
 	struct folio *folio;
 
-	if (page_to_nid(page) == nid || PageBuddy(page) || PageReserved(page))
+	if (!page || page_to_nid(page) == target || PageBuddy(page) ||
+	    PageReserved(page))
 		return pfn;
 	folio = page_folio(page);
 	/* No reference yet: the folio may split; the walk comes back. */
@@ -663,58 +1100,80 @@ static unsigned long dnuma_isolate(unsigned long pfn, int nid,
 	return pfn;
 }
 
-static void dnuma_migrate_list(struct list_head *list,
-			       struct migration_target_control *mtc)
-{
-	if (list_empty(list))
-		return;
-	if (migrate_pages(list, alloc_migration_target, NULL,
-			  (unsigned long)mtc, MIGRATE_SYNC, MR_MEMORY_HOTPLUG,
-			  NULL))
-		putback_movable_pages(list);
-	cond_resched();
-}
-
 /*
- * Migrate the pending pages of @r that can move, a section at a time, so
- * that they are freed (and change zone) now.  Unmovable ones stay pending.
+ * Migrate the pending pages of [@start, +PAGES_PER_SECTION) that can
+ * move to @target, so that they are freed (and change zone) now.
+ * get_online_mems() held.
  */
-static void dnuma_migrate_range(const struct memlayout_range *r)
+static unsigned long dnuma_migrate_section(unsigned long start, int target)
 {
-	const unsigned long end = r->start_pfn + r->nr_pages;
 	nodemask_t nmask = node_states[N_MEMORY];
 	struct migration_target_control mtc = {
-		.nid = r->nid,
+		.nid = target,
 		.nmask = &nmask,
 		.gfp_mask = GFP_USER | __GFP_MOVABLE | __GFP_RETRY_MAYFAIL,
 		.reason = MR_MEMORY_HOTPLUG,
 	};
-	unsigned long pfn, sec_end, nr = 0;
+	unsigned long pfn, nr = 0;
 	LIST_HEAD(list);
 
-	for (pfn = r->start_pfn; pfn < end; pfn = sec_end) {
-		sec_end = pfn + PAGES_PER_SECTION;
-		for (; pfn < sec_end; pfn++)
-			pfn = dnuma_isolate(pfn, r->nid, &list, &nr);
-		dnuma_migrate_list(&list, &mtc);
+	dnuma_assert_hotplug_held();
+	for (pfn = start; pfn < start + PAGES_PER_SECTION; pfn++)
+		pfn = dnuma_isolate_folio(pfn, target, &list, &nr);
+	if (!list_empty(&list) &&
+	    migrate_pages(&list, alloc_migration_target, NULL,
+			  (unsigned long)&mtc, MIGRATE_SYNC, MR_MEMORY_HOTPLUG,
+			  NULL))
+		putback_movable_pages(&list);
+	atomic_long_add(nr, &dnuma_count.migrated);
+	return nr;
+}
+
+/* Free hugetlb pool pages never reach the free path unless dissolved. */
+static unsigned long dnuma_dissolve_section(unsigned long start)
+{
+	unsigned long before = atomic_long_read(&dnuma_pending_total);
+
+	if (dissolve_free_hugetlb_folios(start, start + PAGES_PER_SECTION))
+		return 0;
+	before -= atomic_long_read(&dnuma_pending_total);
+	atomic_long_add(before, &dnuma_count.dissolved);
+	return before;
+}
+
+/*
+ * Pages of a node with no present pages left sit in no zonelist: reclaim
+ * never gets to them.  Those that can migrate, migrate now.
+ */
+static unsigned long dnuma_migrate_orphans(unsigned long start, int target)
+{
+	unsigned long pfn, end = start + PAGES_PER_SECTION;
+
+	for (pfn = start; pfn < end; pfn++) {
+		int nid = page_to_nid(pfn_to_page(pfn));
+
+		if (nid != target && !node_present_pages(nid))
+			return dnuma_migrate_section(start, target);
 	}
-	atomic_long_add(nr, &dnuma_migrated);
+	return 0;
 }
 
 /* No page is pending: spans shrink, the allocator's hook goes quiet. */
 static void dnuma_finish(void)
 {
-	const struct memlayout *ml = dnuma_layout_locked();
 	nodemask_t nodes = NODE_MASK_NONE;
+	const struct memlayout *ml;
 	struct dnuma_event ev = {};
 	unsigned long sec, pfn;
 	int nid;
 
+	lockdep_assert_held(&dnuma_lock);
 	if (!static_key_enabled(&dnuma_redirect_key))
 		return;
 	static_branch_disable(&dnuma_redirect_key);
 
 	mem_hotplug_begin();
+	ml = dnuma_layout_locked();
 	for (sec = 0; ml && sec < ml->nr_sections; sec++) {
 		enum zone_type zidx;
 
@@ -737,6 +1196,7 @@ static void dnuma_finish(void)
 		node_set(ml->nid[sec], nodes);
 	}
 	dnuma_update_nodes(&nodes);
+	dnuma_nodes_offline();
 	mem_hotplug_done();
 
 	dnuma_sweep_ms = DNUMA_SWEEP_MIN_MS;
@@ -745,16 +1205,90 @@ static void dnuma_finish(void)
 	dnuma_uevent(&nodes);
 }
 
-/* Strays, then the end of the transplant, or another try later. */
+/* What a pass over the sections with pending pages does to each. */
+enum dnuma_pass { DNUMA_SWEEP, DNUMA_DISSOLVE, DNUMA_ORPHANS };
+
+/*
+ * One pass over each section the map gives a node that still has pages
+ * of other nodes.  get_online_mems() held: the map and the sections'
+ * online state are stable.  Returns the pages moved.
+ */
+static unsigned long dnuma_pass(enum dnuma_pass what, struct zone **from)
+{
+	const struct memlayout *ml = dnuma_layout_locked();
+	unsigned long sec, pfn, moved = 0;
+	int target;
+
+	dnuma_assert_hotplug_held();
+	for (sec = 0; ml && sec < ml->nr_sections; sec++) {
+		pfn = section_nr_to_pfn(sec);
+		target = ml->nid[sec];
+		if (target == NUMA_NO_NODE || !online_section_nr(sec) ||
+		    !__dnuma_range_busy(pfn, PAGES_PER_SECTION))
+			continue;
+		switch (what) {
+		case DNUMA_SWEEP:
+			moved += dnuma_sweep_section(pfn, target, from);
+			break;
+		case DNUMA_DISSOLVE:
+			moved += dnuma_dissolve_section(pfn);
+			break;
+		case DNUMA_ORPHANS:
+			moved += dnuma_migrate_orphans(pfn, target);
+			break;
+		}
+		cond_resched();
+	}
+	return moved;
+}
+
+/*
+ * Strays, hugetlb pool pages, pages of nodes left without memory; then
+ * the end of the transplant, or another try later, unless the last few
+ * tries moved nothing.  dnuma_lock held.
+ */
+static unsigned long dnuma_sweep_all(bool migrate)
+{
+	unsigned long moved = 0;
+	struct zone **from;
+
+	lockdep_assert_held(&dnuma_lock);
+	if (!atomic_long_read(&dnuma_pending_total))
+		return 0;
+	from = kcalloc(nr_node_ids, sizeof(*from), GFP_KERNEL);
+	if (!from)
+		return 0;
+	get_online_mems();
+	moved += dnuma_pass(DNUMA_SWEEP, from);
+	if (migrate && IS_ENABLED(CONFIG_HUGETLB_PAGE))
+		moved += dnuma_pass(DNUMA_DISSOLVE, NULL);
+	if (migrate)
+		moved += dnuma_pass(DNUMA_ORPHANS, NULL);
+	put_online_mems();
+	kfree(from);
+	return moved;
+}
+
 static void dnuma_settle(void)
 {
-	if (atomic_long_read(&dnuma_pending_total))
-		dnuma_sweep();
+	unsigned long moved;
+
+	lockdep_assert_held(&dnuma_lock);
+	moved = dnuma_sweep_all(true);
 	if (!atomic_long_read(&dnuma_pending_total)) {
 		dnuma_finish();
+		dnuma_idle_rounds = 0;
 		return;
 	}
-	mod_delayed_work(system_wq, &dnuma_work,
+	if (!nodes_empty(dnuma_lost_memory) || !nodes_empty(dnuma_lost_normal)) {
+		mem_hotplug_begin();
+		dnuma_nodes_offline();
+		mem_hotplug_done();
+	}
+	dnuma_idle_rounds = moved ? 0 : dnuma_idle_rounds + 1;
+	if (dnuma_idle_rounds >= DNUMA_SWEEP_IDLE_ROUNDS)
+		return;
+	mod_delayed_work(system_freezable_wq, &dnuma_work,
 			 msecs_to_jiffies(dnuma_sweep_ms));
 	dnuma_sweep_ms = min(2 * dnuma_sweep_ms, DNUMA_SWEEP_MAX_MS);
 }
@@ -764,6 +1298,44 @@ static void dnuma_work_fn(struct work_struct *work)
 	mutex_lock(&dnuma_lock);
 	dnuma_settle();
 	mutex_unlock(&dnuma_lock);
+}
+
+/*
+ * A loaded kexec image holds pages it allocated and then marked reserved:
+ * managed pages that look like boot memory, which a commit would move
+ * without their managed count.
+ */
+static bool dnuma_kexec_loaded(void)
+{
+#ifdef CONFIG_KEXEC_CORE
+	return READ_ONCE(kexec_image);
+#else
+	return false;
+#endif
+}
+
+/* Bring target nodes online (their zones must exist); say which were. */
+static int dnuma_online_targets(const struct memlayout_range *r,
+				unsigned int nr, nodemask_t *onlined,
+				struct dnuma_result *res)
+{
+	unsigned int i;
+	int ret;
+
+	nodes_clear(*onlined);
+	for (i = 0; i < nr; i++) {
+		if (node_online(r[i].nid))
+			continue;
+		ret = dnuma_should_fail() ? -ENOMEM : try_online_node(r[i].nid);
+		if (ret < 0) {
+			res->bad = i;
+			res->bad_node = true;
+			res->why = "cannot bring the node online";
+			return ret;
+		}
+		node_set(r[i].nid, *onlined);
+	}
+	return 0;
 }
 
 /**
@@ -778,16 +1350,19 @@ static void dnuma_work_fn(struct work_struct *work)
  *
  * Context: process context, may sleep for long.
  * Return: 0, -EINVAL (@res->bad, @res->why say which range and why),
- * -ENOMEM, or -EBUSY if a notifier vetoed.
+ * -ENOMEM, or -EBUSY if a notifier vetoed or a pageblock of the ranges
+ * is isolated by somebody else.
  */
 int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
 		   unsigned int flags, struct dnuma_result *res)
 {
 	struct dnuma_event ev = {};
+	struct dnuma_commit c = { .r = r, .nr = nr, .ev = &ev };
 	enum memlayout_error err;
+	nodemask_t onlined;
 	long moved, swept;
 	unsigned int i;
-	int ret = 0;
+	int nid, ret = 0;
 
 	memset(res, 0, sizeof(*res));
 	if (flags & ~DNUMA_F_MIGRATE) {
@@ -802,215 +1377,132 @@ int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
 	}
 
 	mutex_lock(&dnuma_lock);
+	/* Strays would keep their blocks from being isolated. */
+	dnuma_sweep_all(false);
+	lock_device_hotplug();
 	for (i = 0; i < nr; i++) {
 		res->why = dnuma_check_range(&r[i]);
 		if (res->why) {
 			res->bad = i;
 			res->bad_node = !node_possible(r[i].nid);
 			ret = -EINVAL;
-			goto out;
+			goto out_unlock;
 		}
 	}
-	/* A target's zones must exist before they can take pages. */
-	for (i = 0; i < nr; i++) {
-		if (node_online(r[i].nid))
-			continue;
-		ret = try_online_node(r[i].nid);
-		if (ret < 0) {
-			res->bad = i;
-			res->bad_node = true;
-			res->why = "cannot bring the node online";
-			goto out;
-		}
+	if (dnuma_kexec_loaded()) {
+		res->why = "a kexec image is loaded";
+		ret = -EBUSY;
+		goto out_unlock;
 	}
+	ret = dnuma_online_targets(r, nr, &onlined, res);
+	if (ret)
+		goto out_offline;
 	ev.start_pfn = r[0].start_pfn;
 	ev.end_pfn = r[nr - 1].start_pfn + r[nr - 1].nr_pages;
 
-	moved = atomic_long_read(&dnuma_moved);
-	swept = atomic_long_read(&dnuma_swept);
-	lock_device_hotplug();
+	moved = atomic_long_read(&dnuma_count.moved);
+	swept = atomic_long_read(&dnuma_count.swept);
 	mem_hotplug_begin();
-	ret = dnuma_commit(r, nr, &ev);
+	ret = dnuma_commit(&c);
 	mem_hotplug_done();
-	unlock_device_hotplug();
+	dnuma_commit_free(&c);
 	if (ret) {
-		res->why = ret == -ENOMEM ? "out of memory" : "vetoed";
-		goto out;
+		res->why = ret == -ENOMEM ? "out of memory" :
+			   "vetoed, or memory isolated by somebody else";
+		goto out_offline;
 	}
+	unlock_device_hotplug();
 
-	if (flags & DNUMA_F_MIGRATE)
-		for (i = 0; i < nr; i++)
-			dnuma_migrate_range(&r[i]);
+	dnuma_sweep_ms = DNUMA_SWEEP_MIN_MS;
+	dnuma_idle_rounds = 0;
+	if (flags & DNUMA_F_MIGRATE) {
+		get_online_mems();
+		for (i = 0; i < nr; i++) {
+			unsigned long pfn;
+
+			for (pfn = r[i].start_pfn;
+			     pfn < r[i].start_pfn + r[i].nr_pages;
+			     pfn += PAGES_PER_SECTION)
+				dnuma_migrate_section(pfn, r[i].nid);
+		}
+		put_online_mems();
+	}
 	dnuma_settle();
-	res->moved = atomic_long_read(&dnuma_moved) - moved +
-		     atomic_long_read(&dnuma_swept) - swept;
+	res->moved = atomic_long_read(&dnuma_count.moved) - moved +
+		     atomic_long_read(&dnuma_count.swept) - swept;
 	res->pending = atomic_long_read(&dnuma_pending_total);
 	blocking_notifier_call_chain(&dnuma_chain, DNUMA_RELAYOUT_DONE, &ev);
 	dnuma_uevent(&ev.nodes);
-out:
+	mutex_unlock(&dnuma_lock);
+	return 0;
+
+out_offline:
+	/* Nodes brought online for the commit go again: nothing changed. */
+	for_each_node_mask(nid, onlined)
+		try_offline_node(nid);
+out_unlock:
+	unlock_device_hotplug();
 	mutex_unlock(&dnuma_lock);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(dnuma_relayout);
 
-/* --- debugfs: drive and inspect relayouts without a device --- */
+/* --- Memory hotplug: the map follows memory that goes offline --- */
 
-#ifdef CONFIG_DEBUG_FS
 /*
- * "START SIZE NODE[ START SIZE NODE...][ migrate]": START and SIZE in
- * bytes (memparse: 0x..., 512M), NODE a node id.  One write, one commit.
+ * Memory going offline leaves the map: added again later (perhaps for
+ * another node), it must not be redirected anywhere.  Offlining refused
+ * ranges with pending pages (dnuma_range_busy()), so no count changes;
+ * should offlining fail after all, the memory stays online as its
+ * memory block's node's, which it is.  Called with mem_hotplug_lock held
+ * for writing, the lock every change of the map is made under.  Our own
+ * node announcements carry no pages and are nothing to do here.
  */
-static ssize_t dnuma_relayout_write(struct file *file, const char __user *ubuf,
-				    size_t count, loff_t *ppos)
+static int dnuma_memory_callback(struct notifier_block *nb,
+				 unsigned long action, void *arg)
 {
-	struct memlayout_range *r;
-	struct dnuma_result res;
-	unsigned int nr = 0, flags = 0;
-	char *buf, *p, *tok[3], *end0, *end1;
-	unsigned long long start, size;
-	int ret, i;
+	struct memory_notify *mn = arg;
+	struct memlayout_range r = {
+		.start_pfn = mn->start_pfn,
+		.nr_pages = mn->nr_pages,
+		.nid = NUMA_NO_NODE,
+	};
+	struct memlayout *old, *ml;
+	unsigned long pfn;
 
-	if (count > PAGE_SIZE)
-		return -E2BIG;
-	buf = memdup_user_nul(ubuf, count);
-	if (IS_ERR(buf))
-		return PTR_ERR(buf);
-	r = kcalloc(MEMLAYOUT_MAX_RANGES, sizeof(*r), GFP_KERNEL);
-	if (!r) {
-		kfree(buf);
-		return -ENOMEM;
-	}
-	p = strim(buf);
-	ret = -EINVAL;
-	while (p && *p) {
-		if (!strncmp(p, "migrate", 7) && (!p[7] || isspace(p[7]))) {
-			flags |= DNUMA_F_MIGRATE;
-			p = skip_spaces(p + 7);
-			continue;
-		}
-		if (nr == MEMLAYOUT_MAX_RANGES)
-			goto out;
-		for (i = 0; i < 3; i++) {
-			tok[i] = strsep(&p, " \t\n");
-			if (!tok[i] || !*tok[i])
-				goto out;
-			if (p)
-				p = skip_spaces(p);
-		}
-		start = memparse(tok[0], &end0);
-		size = memparse(tok[1], &end1);
-		/* Whole numbers of pages, or the rounding would move others. */
-		if (*end0 || *end1 || !PAGE_ALIGNED(start) ||
-		    !PAGE_ALIGNED(size) || kstrtoint(tok[2], 0, &r[nr].nid))
-			goto out;
-		r[nr].start_pfn = PHYS_PFN(start);
-		r[nr].nr_pages = PHYS_PFN(size);
-		nr++;
-	}
-	ret = dnuma_relayout(r, nr, flags, &res);
-	if (ret)
-		pr_info("dnuma: relayout refused: range %u: %s\n", res.bad,
-			res.why);
-out:
-	kfree(r);
-	kfree(buf);
-	return ret ?: count;
+	dnuma_assert_hotplug_held();
+	if (!mn->nr_pages ||
+	    (action != MEM_GOING_OFFLINE && action != MEM_GOING_ONLINE))
+		return NOTIFY_OK;
+	old = dnuma_layout_locked();
+	for (pfn = mn->start_pfn; pfn < mn->start_pfn + mn->nr_pages;
+	     pfn += PAGES_PER_SECTION)
+		if (memlayout_nid(old, pfn) != NUMA_NO_NODE)
+			break;
+	if (pfn >= mn->start_pfn + mn->nr_pages)
+		return NOTIFY_OK;
+	/* Memory offlined leaves the map; onlined memory is never in it. */
+	WARN_ON_ONCE(action == MEM_GOING_ONLINE);
+	r.start_pfn = ALIGN_DOWN(r.start_pfn, PAGES_PER_SECTION);
+	r.nr_pages = ALIGN(mn->start_pfn + mn->nr_pages, PAGES_PER_SECTION) -
+		     r.start_pfn;
+	ml = memlayout_apply(old, &r, 1, GFP_KERNEL);
+	if (!ml)
+		return notifier_from_errno(-ENOMEM);
+	dnuma_publish(ml);
+	kvfree_rcu(old, rcu);
+	return NOTIFY_OK;
 }
 
-static const struct file_operations dnuma_relayout_fops = {
-	.open = simple_open,
-	.write = dnuma_relayout_write,
-	.llseek = noop_llseek,
+static struct notifier_block dnuma_memory_nb = {
+	.notifier_call = dnuma_memory_callback,
+	/* After the others have agreed: nothing to undo. */
+	.priority = INT_MIN,
 };
 
-/* Runs of sections with the same node: "0x20000000-0x3fffffff 1". */
-static int dnuma_layout_show(struct seq_file *m, void *v)
+static int __init dnuma_init(void)
 {
-	const struct memlayout *ml;
-	unsigned long sec, first = 0;
-	int nid = NUMA_NO_NODE;
-
-	mutex_lock(&dnuma_lock);
-	ml = dnuma_layout_locked();
-	for (sec = 0; ml && sec <= ml->nr_sections; sec++) {
-		int cur = sec < ml->nr_sections ? ml->nid[sec] : NUMA_NO_NODE;
-
-		if (cur == nid)
-			continue;
-		if (nid != NUMA_NO_NODE)
-			seq_printf(m, "%#llx-%#llx %d\n",
-				   PFN_PHYS(section_nr_to_pfn(first)),
-				   PFN_PHYS(section_nr_to_pfn(sec)) - 1, nid);
-		first = sec;
-		nid = cur;
-	}
-	mutex_unlock(&dnuma_lock);
-	return 0;
+	return register_memory_notifier(&dnuma_memory_nb);
 }
-DEFINE_SHOW_ATTRIBUTE(dnuma_layout);
+subsys_initcall(dnuma_init);
 
-static int dnuma_stats_show(struct seq_file *m, void *v)
-{
-	unsigned long lookups = 0;
-	int cpu, nid;
-
-	for_each_possible_cpu(cpu)
-		lookups += per_cpu(dnuma_lookups, cpu);
-	seq_printf(m, "commits %ld\nmoved %ld\nredirected %ld\nswept %ld\n"
-		   "migrated %ld\nlookups %lu\npending %ld\nredirect %s\n",
-		   atomic_long_read(&dnuma_commits),
-		   atomic_long_read(&dnuma_moved),
-		   atomic_long_read(&dnuma_redirected),
-		   atomic_long_read(&dnuma_swept),
-		   atomic_long_read(&dnuma_migrated), lookups,
-		   atomic_long_read(&dnuma_pending_total),
-		   static_key_enabled(&dnuma_redirect_key) ? "on" : "off");
-	for_each_node(nid)
-		seq_printf(m, "node %d pending %ld transplanted %ld\n", nid,
-			   atomic_long_read(&dnuma_pending[nid]),
-			   atomic_long_read(&dnuma_transplanted[nid]));
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(dnuma_stats);
-
-/* The first pending pages, to see what holds a transplant up. */
-static int dnuma_pending_show(struct seq_file *m, void *v)
-{
-	const struct memlayout *ml;
-	unsigned long sec, pfn, shown = 0;
-
-	mutex_lock(&dnuma_lock);
-	ml = dnuma_layout_locked();
-	for (sec = 0; ml && sec < ml->nr_sections && shown < 32; sec++) {
-		if (ml->nid[sec] == NUMA_NO_NODE || !online_section_nr(sec))
-			continue;
-		for (pfn = section_nr_to_pfn(sec);
-		     pfn < section_nr_to_pfn(sec + 1) && shown < 32; pfn++) {
-			struct page *page = pfn_to_page(pfn);
-
-			if (page_to_nid(page) == ml->nid[sec] ||
-			    PageReserved(page))
-				continue;
-			seq_printf(m, "pfn %#lx node %d refcount %d buddy %d flags %pGp\n",
-				   pfn, page_to_nid(page), page_ref_count(page),
-				   PageBuddy(page), &page->flags);
-			shown++;
-		}
-	}
-	mutex_unlock(&dnuma_lock);
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(dnuma_pending);
-
-static int __init dnuma_debugfs_init(void)
-{
-	struct dentry *dir = debugfs_create_dir("dnuma", NULL);
-
-	debugfs_create_file("relayout", 0200, dir, NULL, &dnuma_relayout_fops);
-	debugfs_create_file("layout", 0444, dir, NULL, &dnuma_layout_fops);
-	debugfs_create_file("stats", 0444, dir, NULL, &dnuma_stats_fops);
-	debugfs_create_file("pending", 0444, dir, NULL, &dnuma_pending_fops);
-	return 0;
-}
-late_initcall(dnuma_debugfs_init);
-#endif /* CONFIG_DEBUG_FS */

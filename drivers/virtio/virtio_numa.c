@@ -15,7 +15,7 @@
  * know.  All of that is answered with an INVALID completion that names
  * the field, logged (rate-limited) and otherwise ignored.
  *
- * Specified in Documentation/virtio-numa.rst.
+ * Specified in Documentation/driver-api/virtio/virtio_numa.rst.
  */
 #include <linux/module.h>
 #include <linux/virtio.h>
@@ -37,6 +37,8 @@
 #include <linux/memory_hotplug.h>
 #include <linux/numa_memblks.h>
 #include <linux/sched/signal.h>
+#include <linux/suspend.h>
+#include <linux/crash_dump.h>
 #include <linux/dnuma.h>
 #include <linux/memlayout.h>
 #include <acpi/acpi_numa.h>
@@ -89,11 +91,6 @@ struct virtio_numa {
 	struct notifier_block dnuma_nb;
 	/* Per guest node, what NODE_ADD added (nr_node_ids entries). */
 	struct vnuma_added *added;
-	/*
-	 * Host node ids of nodes that have no proximity domain (spare nodes
-	 * made possible by numa_spare_nodes=), per guest node; U32_MAX: none.
-	 */
-	u32 *spare_host;
 	/* Per CPU, the node it had before CPU_ASSIGN first moved it. */
 	int *home_node;
 
@@ -104,9 +101,30 @@ struct virtio_numa {
 	spinlock_t lock;
 	bool removing;
 	wait_queue_head_t event_wait;
+	/*
+	 * An event buffer for when memory is short, so that no completion is
+	 * ever dropped: @reserve is the buffer, @reserve_free says whether it
+	 * is ours to use (not queued).  Under @lock.
+	 */
+	void *reserve;
+	bool reserve_free;
+	/* The thread offlining a removed node's memory, if any.  @lock. */
+	struct task_struct *remover;
+	/* Refuses hibernation while nodes are added. */
+	struct notifier_block pm_nb;
 
 	struct dentry *debugfs;
 };
+
+/*
+ * Host node ids of nodes that have no proximity domain (spare nodes made
+ * possible by numa_spare_nodes=), per guest node; U32_MAX: none.  Kept by
+ * the module, not by a device: a spare node keeps its memory, and so its
+ * host node, when the driver is unbound and bound again.  Claimed under
+ * vnuma_spare_lock; a claim is never taken back.
+ */
+static u32 *vnuma_spare_host;
+static DEFINE_MUTEX(vnuma_spare_lock);
 
 /*
  * Tests of the device's validation need a hostile driver: with this set,
@@ -118,10 +136,48 @@ MODULE_PARM_DESC(allow_inject, "Allow raw events through debugfs (testing only)"
 
 /*
  * How NODE_ADD onlines memory.  Movable by default, so that NODE_REMOVE
- * can take it back: kernel allocations there would pin it.
+ * can take it back: kernel allocations there would pin it.  Checked when
+ * written, read once per NODE_ADD.
  */
-static char *online_policy = "movable";
-module_param(online_policy, charp, 0644);
+enum {
+	VNUMA_ONLINE_MOVABLE,
+	VNUMA_ONLINE_KERNEL,
+	VNUMA_ONLINE_AUTO,
+	VNUMA_ONLINE_OFFLINE,
+};
+
+static const char * const vnuma_online_policies[] = {
+	[VNUMA_ONLINE_MOVABLE] = "movable",
+	[VNUMA_ONLINE_KERNEL] = "kernel",
+	[VNUMA_ONLINE_AUTO] = "auto",
+	[VNUMA_ONLINE_OFFLINE] = "offline",
+};
+
+static int online_policy = VNUMA_ONLINE_MOVABLE;
+
+static int vnuma_online_policy_set(const char *val,
+				   const struct kernel_param *kp)
+{
+	int policy = sysfs_match_string(vnuma_online_policies, val);
+
+	if (policy < 0)
+		return -EINVAL;
+	WRITE_ONCE(*(int *)kp->arg, policy);
+	return 0;
+}
+
+static int vnuma_online_policy_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  vnuma_online_policies[READ_ONCE(*(int *)kp->arg)]);
+}
+
+static const struct kernel_param_ops vnuma_online_policy_ops = {
+	.set = vnuma_online_policy_set,
+	.get = vnuma_online_policy_get,
+};
+module_param_cb(online_policy, &vnuma_online_policy_ops, &online_policy,
+		0644);
 MODULE_PARM_DESC(online_policy,
 		 "How added memory is onlined: movable (default), kernel, auto (memhp_default_state) or offline");
 
@@ -137,15 +193,16 @@ MODULE_PARM_DESC(offline_timeout_ms,
 
 static int vnuma_online_type(void)
 {
-	if (!strcmp(online_policy, "movable"))
-		return MMOP_ONLINE_MOVABLE;
-	if (!strcmp(online_policy, "kernel"))
+	switch (READ_ONCE(online_policy)) {
+	case VNUMA_ONLINE_KERNEL:
 		return MMOP_ONLINE_KERNEL;
-	if (!strcmp(online_policy, "offline"))
-		return MMOP_OFFLINE;
-	if (!strcmp(online_policy, "auto"))
+	case VNUMA_ONLINE_AUTO:
 		return mhp_get_default_online_type();
-	return -EINVAL;
+	case VNUMA_ONLINE_OFFLINE:
+		return MMOP_OFFLINE;
+	default:
+		return MMOP_ONLINE_MOVABLE;
+	}
 }
 
 /* Firmware numbered the nodes: host ids are proximity domains. */
@@ -165,8 +222,8 @@ static u32 vnuma_host_node(struct virtio_numa *vn, int nid)
 
 	if (pxm >= 0)
 		return pxm;
-	if (vn->spare_host[nid] != U32_MAX)
-		return vn->spare_host[nid];
+	if (vnuma_spare_host[nid] != U32_MAX)
+		return vnuma_spare_host[nid];
 	return vnuma_acpi_numa() ? U32_MAX : nid;
 }
 
@@ -180,7 +237,7 @@ static int vnuma_guest_node(struct virtio_numa *vn, u32 host)
 	int nid;
 
 	for_each_node(nid)
-		if (vn->spare_host[nid] == host)
+		if (vnuma_spare_host[nid] == host)
 			return nid;
 	if (vnuma_acpi_numa())
 		nid = host <= INT_MAX ? pxm_to_node(host) : NUMA_NO_NODE;
@@ -195,17 +252,18 @@ static int vnuma_guest_node(struct virtio_numa *vn, u32 host)
  * A node for a host node the firmware did not describe: the lowest spare
  * node (possible, offline, no proximity domain, not given to another host
  * node).  Spare nodes exist when the kernel booted with numa_spare_nodes=.
+ * The node is the host node's only once memory was added to it
+ * (vnuma_cmd_node_add()): a refused NODE_ADD leaves it spare.
  */
-static int vnuma_claim_spare_node(struct virtio_numa *vn, u32 host)
+static int vnuma_find_spare_node(void)
 {
 	int nid;
 
 	for_each_node(nid) {
-		if (node_online(nid) || vn->spare_host[nid] != U32_MAX)
+		if (node_online(nid) || vnuma_spare_host[nid] != U32_MAX)
 			continue;
 		if (vnuma_acpi_numa() && node_to_pxm(nid) >= 0)
 			continue;
-		vn->spare_host[nid] = host;
 		return nid;
 	}
 	return NUMA_NO_NODE;
@@ -282,6 +340,16 @@ static void vnuma_add_node_records(struct virtio_numa *vn,
 			cpumask_weight(cpumask_of_node(nid)));
 }
 
+/* An event buffer is ours again: free it, or keep it if it is the reserve. */
+static void vnuma_put_event(struct virtio_numa *vn, void *buf)
+{
+	lockdep_assert_held(&vn->lock);
+	if (buf == vn->reserve)
+		vn->reserve_free = true;
+	else
+		kfree(buf);
+}
+
 /* Give the device back the event buffers it has read.  Under @lock. */
 static void vnuma_reclaim_events(struct virtio_numa *vn)
 {
@@ -290,7 +358,7 @@ static void vnuma_reclaim_events(struct virtio_numa *vn)
 
 	lockdep_assert_held(&vn->lock);
 	while ((buf = virtqueue_get_buf(vn->event_vq, &len)))
-		kfree(buf);
+		vnuma_put_event(vn, buf);
 }
 
 static void vnuma_event_done(struct virtqueue *vq)
@@ -302,6 +370,40 @@ static void vnuma_event_done(struct virtqueue *vq)
 	vnuma_reclaim_events(vn);
 	spin_unlock_irqrestore(&vn->lock, flags);
 	wake_up(&vn->event_wait);
+}
+
+/* The reserve event buffer, if it is free (or the device goes away). */
+static bool vnuma_reserve_ready(struct virtio_numa *vn, void **buf)
+{
+	unsigned long flags;
+	bool ready;
+
+	spin_lock_irqsave(&vn->lock, flags);
+	vnuma_reclaim_events(vn);
+	ready = vn->removing || vn->reserve_free;
+	if (vn->reserve_free) {
+		vn->reserve_free = false;
+		*buf = vn->reserve;
+	}
+	spin_unlock_irqrestore(&vn->lock, flags);
+	return ready;
+}
+
+/*
+ * A zeroed event buffer of @size bytes.  Without memory, the reserve,
+ * once the device has given it back.  NULL only when the device goes.
+ */
+static struct virtio_numa_event *vnuma_alloc_event(struct virtio_numa *vn,
+						   size_t size)
+{
+	void *buf = kzalloc(size, GFP_KERNEL | __GFP_NOWARN);
+
+	if (buf)
+		return buf;
+	wait_event(vn->event_wait, vnuma_reserve_ready(vn, &buf));
+	if (buf)
+		memset(buf, 0, size);
+	return buf;
 }
 
 /* Whether an event could be queued now (or never will be).  Takes @lock. */
@@ -341,13 +443,13 @@ static int vnuma_queue_event(struct virtio_numa *vn,
 			if (!err)
 				virtqueue_kick(vn->event_vq);
 		}
+		if (err && err != -ENOSPC)
+			vnuma_put_event(vn, ev);
 		spin_unlock_irqrestore(&vn->lock, flags);
 		if (err != -ENOSPC)
 			break;
 		wait_event(vn->event_wait, vnuma_event_room(vn));
 	}
-	if (err)
-		kfree(ev);
 	return err;
 }
 
@@ -359,7 +461,7 @@ static void vnuma_send_event(struct virtio_numa *vn, u16 type, u64 id,
 	struct virtio_numa_event *ev;
 	int nid;
 
-	ev = kzalloc(size, GFP_KERNEL);
+	ev = vnuma_alloc_event(vn, size);
 	if (!ev)
 		return;
 	vnuma_event_init(ev, type, id, v, detail, ++vn->seq, nr_node_ids);
@@ -498,15 +600,19 @@ static unsigned long vnuma_nr_blocks(u64 size)
  * not the device's to add to.  The memory is added as one static memory
  * group and onlined as online_policy says.
  */
-static void vnuma_cmd_node_add(struct virtio_numa *vn)
+static void __vnuma_cmd_node_add(struct virtio_numa *vn)
 {
 	u64 addr = vn->cmd.add.addr, size = vn->cmd.add.size;
 	struct vnuma_added *a;
 	int nid, mgid, type, ret;
+	bool spare = false;
 
+	lockdep_assert_held(&vnuma_spare_lock);
 	nid = vnuma_guest_node(vn, vn->cmd.add.node);
-	if (nid == NUMA_NO_NODE)
-		nid = vnuma_claim_spare_node(vn, vn->cmd.add.node);
+	if (nid == NUMA_NO_NODE) {
+		nid = vnuma_find_spare_node();
+		spare = true;
+	}
 	if (nid == NUMA_NO_NODE) {
 		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_NODE, EINVAL,
 			     "host node has no possible node here (no spare node)");
@@ -530,12 +636,6 @@ static void vnuma_cmd_node_add(struct virtio_numa *vn)
 		return;
 	}
 	type = vnuma_online_type();
-	if (type < 0) {
-		dev_warn(&vn->vdev->dev, "bad online_policy '%s'\n",
-			 online_policy);
-		vnuma_complete(vn, VIRTIO_NUMA_S_FAILED, EINVAL);
-		return;
-	}
 
 	a->present = bitmap_zalloc(vnuma_nr_blocks(size), GFP_KERNEL);
 	a->res_name = kstrdup_const(VNUMA_RESOURCE_NAME, GFP_KERNEL);
@@ -555,6 +655,8 @@ static void vnuma_cmd_node_add(struct virtio_numa *vn)
 		goto err;
 	}
 	bitmap_fill(a->present, vnuma_nr_blocks(size));
+	if (spare)
+		vnuma_spare_host[nid] = vn->cmd.add.node;
 	a->addr = addr;
 	a->size = size;
 	a->mgid = mgid;
@@ -577,6 +679,14 @@ err:
 		return;
 	}
 	vnuma_complete(vn, VIRTIO_NUMA_S_FAILED, -ret);
+}
+
+/* Devices claim spare nodes one at a time. */
+static void vnuma_cmd_node_add(struct virtio_numa *vn)
+{
+	mutex_lock(&vnuma_spare_lock);
+	__vnuma_cmd_node_add(vn);
+	mutex_unlock(&vnuma_spare_lock);
 }
 
 /*
@@ -630,6 +740,10 @@ static int vnuma_remover_fn(void *data)
 	int ret;
 
 	allow_signal(SIGINT);
+	if (READ_ONCE(r->vn->removing)) {
+		r->err = -ENODEV;
+		goto out;
+	}
 	if (bitmap_full(a->present, nr) &&
 	    !vnuma_offline_and_remove(r, a->addr, a->size,
 				      offline_timeout_ms)) {
@@ -641,6 +755,11 @@ static int vnuma_remover_fn(void *data)
 	for (i = nr - 1; i >= 0; i--) {
 		if (!test_bit(i, a->present))
 			continue;
+		/* The driver goes away: what is left stays for a rebind. */
+		if (READ_ONCE(r->vn->removing)) {
+			r->err = -ENODEV;
+			break;
+		}
 		ret = vnuma_offline_and_remove(r, a->addr + i * bs, bs,
 					       offline_timeout_ms);
 		if (ret) {
@@ -655,6 +774,7 @@ static int vnuma_remover_fn(void *data)
 		clear_bit(i, a->present);
 		r->removed++;
 	}
+out:
 	complete(&r->done);
 	return 0;
 }
@@ -675,8 +795,14 @@ static unsigned long vnuma_remove_memory(struct virtio_numa *vn,
 	}
 	/* The thread frees itself when done; the timer needs it until then. */
 	get_task_struct(r.task);
+	spin_lock_irq(&vn->lock);
+	vn->remover = r.task;
+	spin_unlock_irq(&vn->lock);
 	wake_up_process(r.task);
 	wait_for_completion(&r.done);
+	spin_lock_irq(&vn->lock);
+	vn->remover = NULL;
+	spin_unlock_irq(&vn->lock);
 	kthread_stop(r.task);
 	put_task_struct(r.task);
 	destroy_timer_on_stack(&r.timer);
@@ -722,12 +848,13 @@ static int vnuma_move_cpus_home(struct virtio_numa *vn, int nid)
 }
 
 /*
- * NODE_REMOVE: give back what NODE_ADD added to a node.  Its CPUs go home
- * first (the node is offlined with its last memory, when it has no CPU);
- * then its memory is offlined and removed, its data migrating to other
- * nodes.  Memory in use that cannot move stays: the command completes
- * PARTIAL (some removed) or FAILED (none), and a later NODE_REMOVE tries
- * again.  The device may unmap the memory only after an OK completion.
+ * NODE_REMOVE: give back what NODE_ADD added to a node.  Its memory is
+ * offlined and removed first, its data migrating to other nodes; memory
+ * in use that cannot move stays: the command completes PARTIAL (some
+ * removed) or FAILED (none), the node keeps its CPUs, and a later
+ * NODE_REMOVE tries again.  Once the memory is gone, the CPUs go home,
+ * and with the last of them the node goes offline (cpu_move_to_node()).
+ * The device may unmap the memory only after an OK completion.
  */
 static void vnuma_cmd_node_remove(struct virtio_numa *vn)
 {
@@ -742,12 +869,6 @@ static void vnuma_cmd_node_remove(struct virtio_numa *vn)
 		return;
 	}
 	a = &vn->added[nid];
-	err = vnuma_move_cpus_home(vn, nid);
-	if (err) {
-		vnuma_complete(vn, VIRTIO_NUMA_S_FAILED, -err);
-		return;
-	}
-
 	removed = vnuma_remove_memory(vn, a, &err);
 	left = bitmap_weight(a->present, vnuma_nr_blocks(a->size));
 	dev_info(&vn->vdev->dev,
@@ -757,6 +878,12 @@ static void vnuma_cmd_node_remove(struct virtio_numa *vn)
 		vnuma_complete(vn, removed ? VIRTIO_NUMA_S_PARTIAL
 					   : VIRTIO_NUMA_S_FAILED,
 			       err ? -err : EBUSY);
+		return;
+	}
+	err = vnuma_move_cpus_home(vn, nid);
+	if (err) {
+		/* The memory is gone; the CPUs go home on the next try. */
+		vnuma_complete(vn, VIRTIO_NUMA_S_FAILED, -err);
 		return;
 	}
 	/* Fails only while memory is in the group: none is. */
@@ -1111,8 +1238,12 @@ static int vnuma_post_cmd_bufs(struct virtio_numa *vn)
 	return 0;
 }
 
-/* Stop everything that could touch the device.  Probe error path too. */
-static void vnuma_shutdown(struct virtio_numa *vn)
+/*
+ * Stop everything that could touch the device, and take its queues down:
+ * for removal, suspend and hibernation, and probe's error path.  What the
+ * driver knows of the nodes stays.
+ */
+static void vnuma_stop(struct virtio_numa *vn)
 {
 	struct virtio_device *vdev = vn->vdev;
 	unsigned long flags;
@@ -1120,12 +1251,13 @@ static void vnuma_shutdown(struct virtio_numa *vn)
 
 	spin_lock_irqsave(&vn->lock, flags);
 	vn->removing = true;
+	/* A NODE_REMOVE in progress stops at the next memory block. */
+	if (vn->remover)
+		send_sig(SIGINT, vn->remover, 1);
 	spin_unlock_irqrestore(&vn->lock, flags);
 	wake_up_all(&vn->event_wait);
 	/* No new report from the end of a transplant after this. */
 	vnuma_dnuma_unregister(vn);
-	/* After @removing: a write waiting for room has given up. */
-	debugfs_remove(vn->debugfs);
 	/*
 	 * Commands first: SET_REPORT_INTERVAL re-arms the report work, which
 	 * does not re-arm itself once @removing is set.  A timer still armed
@@ -1136,8 +1268,10 @@ static void vnuma_shutdown(struct virtio_numa *vn)
 
 	/* No interrupts after the reset: the queues are ours alone. */
 	virtio_reset_device(vdev);
+	spin_lock_irqsave(&vn->lock, flags);
 	while ((buf = virtqueue_detach_unused_buf(vn->event_vq)))
-		kfree(buf);
+		vnuma_put_event(vn, buf);
+	spin_unlock_irqrestore(&vn->lock, flags);
 	/* Command buffers are freed from cmd_bufs[], whoever holds them. */
 	while (virtqueue_detach_unused_buf(vn->cmd_vq))
 		;
@@ -1145,19 +1279,48 @@ static void vnuma_shutdown(struct virtio_numa *vn)
 	vnuma_free_cmd_bufs(vn);
 }
 
+/*
+ * Bring the queues up, post the command buffers and tell the device we
+ * are ready: at probe, and at resume, when the device was reset.  The
+ * device learns our node ids and accounting at once.
+ */
+static int vnuma_start(struct virtio_numa *vn)
+{
+	int err;
+
+	spin_lock_irq(&vn->lock);
+	vn->removing = false;
+	spin_unlock_irq(&vn->lock);
+	err = vnuma_init_vqs(vn);
+	if (err)
+		return err;
+	/*
+	 * Post the command buffers before DRIVER_OK: the device sends nothing
+	 * before it, so we and the command work never touch cmdq at once.
+	 */
+	err = vnuma_post_cmd_bufs(vn);
+	if (err) {
+		vnuma_stop(vn);
+		return err;
+	}
+	virtio_device_ready(vn->vdev);
+	virtqueue_kick(vn->cmd_vq);
+	vnuma_dnuma_register(vn);
+	queue_delayed_work(vn->wq, &vn->report_work, 0);
+	return 0;
+}
+
 static int vnuma_alloc_state(struct virtio_numa *vn)
 {
 	int i;
 
 	vn->added = kcalloc(nr_node_ids, sizeof(*vn->added), GFP_KERNEL);
-	vn->spare_host = kmalloc_array(nr_node_ids, sizeof(*vn->spare_host),
-				       GFP_KERNEL);
 	vn->home_node = kmalloc_array(nr_cpu_ids, sizeof(*vn->home_node),
 				      GFP_KERNEL);
-	if (!vn->added || !vn->spare_host || !vn->home_node)
+	vn->reserve = kzalloc(vnuma_event_size(vnuma_nr_records()), GFP_KERNEL);
+	vn->reserve_free = true;
+	if (!vn->added || !vn->home_node || !vn->reserve)
 		return -ENOMEM;
-	for (i = 0; i < nr_node_ids; i++)
-		vn->spare_host[i] = U32_MAX;
 	for (i = 0; i < nr_cpu_ids; i++)
 		vn->home_node[i] = NUMA_NO_NODE;
 	return 0;
@@ -1181,9 +1344,55 @@ static void vnuma_free_state(struct virtio_numa *vn)
 		bitmap_free(vn->added[nid].present);
 	}
 	kfree(vn->added);
-	kfree(vn->spare_host);
 	kfree(vn->home_node);
+	kfree(vn->reserve);
 }
+
+#ifdef CONFIG_PM_SLEEP
+/*
+ * Hibernation powers the machine off: memory added at run time is not
+ * there for the kernel that boots to restore the image, and the host
+ * gives it no node then.  Refused, saying why, until the nodes are
+ * removed.  The added[] state only changes on our workqueue; a NODE_ADD
+ * racing with this may still win, and hibernation then fails to restore
+ * its image as it would without us.
+ */
+static int vnuma_pm_notify(struct notifier_block *nb, unsigned long action,
+			   void *data)
+{
+	struct virtio_numa *vn = container_of(nb, struct virtio_numa, pm_nb);
+	int nid;
+
+	if (action != PM_HIBERNATION_PREPARE)
+		return NOTIFY_DONE;
+	for (nid = 0; nid < nr_node_ids; nid++) {
+		if (!READ_ONCE(vn->added[nid].size))
+			continue;
+		dev_err(&vn->vdev->dev,
+			"hibernation refused: node %d has memory added at run time; remove it first\n",
+			nid);
+		return notifier_from_errno(-EBUSY);
+	}
+	return NOTIFY_OK;
+}
+
+/*
+ * Suspend and hibernation reset the device: its queues go now and come
+ * back at resume, with the nodes as the driver knew them.  A command being
+ * applied completes first (a NODE_REMOVE stops at its next memory block,
+ * PARTIAL); commands the device sends meanwhile wait for resume.
+ */
+static int virtio_numa_freeze(struct virtio_device *vdev)
+{
+	vnuma_stop(vdev->priv);
+	return 0;
+}
+
+static int virtio_numa_restore(struct virtio_device *vdev)
+{
+	return vnuma_start(vdev->priv);
+}
+#endif
 
 static int virtio_numa_probe(struct virtio_device *vdev)
 {
@@ -1193,6 +1402,14 @@ static int virtio_numa_probe(struct virtio_device *vdev)
 	if (!vdev->config->get) {
 		dev_err(&vdev->dev, "config access disabled\n");
 		return -EINVAL;
+	}
+	/*
+	 * A kdump kernel dumps the memory of the kernel that crashed, added
+	 * nodes included: it changes no layout and answers no command.
+	 */
+	if (is_kdump_kernel()) {
+		dev_info(&vdev->dev, "kdump kernel: leaving the device alone\n");
+		return -EBUSY;
 	}
 	vn = kzalloc(sizeof(*vn), GFP_KERNEL);
 	if (!vn)
@@ -1215,26 +1432,14 @@ static int virtio_numa_probe(struct virtio_device *vdev)
 		err = -ENOMEM;
 		goto out_free;
 	}
-	err = vnuma_init_vqs(vn);
+	err = vnuma_start(vn);
 	if (err)
 		goto out_wq;
-
-	/*
-	 * Post the command buffers before DRIVER_OK: the device sends nothing
-	 * before it, so probe and the command work never touch cmdq at once.
-	 */
-	err = vnuma_post_cmd_bufs(vn);
-	if (err) {
-		vnuma_shutdown(vn);
-		goto out_wq;
-	}
-	virtio_device_ready(vdev);
-	virtqueue_kick(vn->cmd_vq);
-
 	vnuma_debugfs_init(vn);
-	vnuma_dnuma_register(vn);
-	/* The device learns our node ids and accounting at once. */
-	queue_delayed_work(vn->wq, &vn->report_work, 0);
+#ifdef CONFIG_PM_SLEEP
+	vn->pm_nb.notifier_call = vnuma_pm_notify;
+	register_pm_notifier(&vn->pm_nb);
+#endif
 	dev_info(&vdev->dev,
 		 "%u host nodes, %u guest node ids, block size %llu KiB\n",
 		 vn->lim.max_nodes, nr_node_ids, vn->lim.block_size >> 10);
@@ -1253,7 +1458,12 @@ static void virtio_numa_remove(struct virtio_device *vdev)
 {
 	struct virtio_numa *vn = vdev->priv;
 
-	vnuma_shutdown(vn);
+#ifdef CONFIG_PM_SLEEP
+	unregister_pm_notifier(&vn->pm_nb);
+#endif
+	vnuma_stop(vn);
+	/* After vnuma_stop(): a write waiting for room has given up. */
+	debugfs_remove(vn->debugfs);
 	destroy_workqueue(vn->wq);
 	vnuma_free_state(vn);
 	kfree(vn);
@@ -1285,9 +1495,35 @@ static struct virtio_driver virtio_numa_driver = {
 	.id_table = id_table,
 	.probe = virtio_numa_probe,
 	.remove = virtio_numa_remove,
+#ifdef CONFIG_PM_SLEEP
+	.freeze = virtio_numa_freeze,
+	.restore = virtio_numa_restore,
+#endif
 };
 
-module_virtio_driver(virtio_numa_driver);
+static int __init virtio_numa_init(void)
+{
+	int nid, ret;
+
+	vnuma_spare_host = kmalloc_array(nr_node_ids, sizeof(*vnuma_spare_host),
+					 GFP_KERNEL);
+	if (!vnuma_spare_host)
+		return -ENOMEM;
+	for (nid = 0; nid < nr_node_ids; nid++)
+		vnuma_spare_host[nid] = U32_MAX;
+	ret = register_virtio_driver(&virtio_numa_driver);
+	if (ret)
+		kfree(vnuma_spare_host);
+	return ret;
+}
+module_init(virtio_numa_init);
+
+static void __exit virtio_numa_exit(void)
+{
+	unregister_virtio_driver(&virtio_numa_driver);
+	kfree(vnuma_spare_host);
+}
+module_exit(virtio_numa_exit);
 MODULE_DEVICE_TABLE(virtio, id_table);
 MODULE_DESCRIPTION("Virtio NUMA driver");
 MODULE_LICENSE("GPL");

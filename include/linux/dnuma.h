@@ -69,6 +69,29 @@ static inline bool dnuma_other_zone(struct page *page, struct zone *zone)
 }
 
 /*
+ * A free page changes zone only under the locks of both zones.  Whoever
+ * looked a free page's zone up before taking that zone's lock checks,
+ * once it holds it, that the page did not move meanwhile.
+ */
+static inline bool dnuma_page_moved(struct page *page, struct zone *zone)
+{
+	return dnuma_pages_pending() && page_zone(page) != zone;
+}
+
+bool __dnuma_range_busy(unsigned long start_pfn, unsigned long nr_pages);
+
+/*
+ * Whether pages of a range still have to follow its memory to another
+ * node: such a range holds pages of two zones, so it cannot be offlined
+ * or isolated until they did.
+ */
+static inline bool dnuma_range_busy(unsigned long start_pfn,
+				    unsigned long nr_pages)
+{
+	return dnuma_pages_pending() && __dnuma_range_busy(start_pfn, nr_pages);
+}
+
+/*
  * Move @page to zone @zone_idx of node @nid.  Only ever done by whoever
  * owns the page for the moment: the freeing path (refcount zero), or the
  * zone lock holder for a free page.  Other flag bits may still change
@@ -107,6 +130,17 @@ static inline bool dnuma_pages_pending(void)
 }
 
 static inline bool dnuma_other_zone(struct page *page, struct zone *zone)
+{
+	return false;
+}
+
+static inline bool dnuma_page_moved(struct page *page, struct zone *zone)
+{
+	return false;
+}
+
+static inline bool dnuma_range_busy(unsigned long start_pfn,
+				    unsigned long nr_pages)
 {
 	return false;
 }

@@ -2,7 +2,8 @@
 /*
  * Virtio NUMA device: lets the host change the NUMA layout of a running
  * guest (add or remove a node, move memory between nodes in place) and
- * read back per-node accounting.  Specified in Documentation/virtio-numa.rst.
+ * read back per-node accounting.  Specified in
+ * Documentation/driver-api/virtio/virtio_numa.rst.
  *
  * All fields are little-endian.  Node ids on the wire are host node ids
  * (ACPI proximity domains); the guest translates them to its own.

@@ -6,7 +6,7 @@
  * queued, and are sent to the guest one at a time on the command queue;
  * the guest answers each with one completion on the event queue, which
  * also carries unsolicited reports.  Specified in the virtio-numa
- * repository's Documentation/virtio-numa.rst.
+ * repository's Documentation/driver-api/virtio/virtio_numa.rst.
  *
  * The guest is not trusted: an event that fails validation is dropped
  * and counted, never shown to management.

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Dynamic NUMA's debugfs files: drive a relayout without a device, show
+ * the map, the counters and what holds a transplant up, and audit the
+ * engine: recount every node's pages from the memmap and the free lists,
+ * and check the invariants of mm/dnuma.c against what the counters say.
+ * Documentation/mm/dynamic-numa.rst describes the files.
+ */
+#include <linux/ctype.h>
+#include <linux/debugfs.h>
+#include <linux/dnuma.h>
+#include <linux/memlayout.h>
+#include <linux/memory.h>
+#include <linux/memory_hotplug.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/page-isolation.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "internal.h"
+#include "dnuma.h"
+
+/*
+ * "START SIZE NODE[ START SIZE NODE...][ migrate]": START and SIZE in
+ * bytes (memparse: 0x..., 512M), NODE a node id.  One write, one commit.
+ */
+static ssize_t dnuma_relayout_write(struct file *file, const char __user *ubuf,
+				    size_t count, loff_t *ppos)
+{
+	struct memlayout_range *r;
+	struct dnuma_result res;
+	unsigned int nr = 0, flags = 0;
+	char *buf, *p, *tok[3], *end0, *end1;
+	unsigned long long start, size;
+	int ret, i;
+
+	if (count > PAGE_SIZE)
+		return -E2BIG;
+	buf = memdup_user_nul(ubuf, count);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	r = kcalloc(MEMLAYOUT_MAX_RANGES, sizeof(*r), GFP_KERNEL);
+	if (!r) {
+		kfree(buf);
+		return -ENOMEM;
+	}
+	p = strim(buf);
+	ret = -EINVAL;
+	while (p && *p) {
+		if (!strncmp(p, "migrate", 7) && (!p[7] || isspace(p[7]))) {
+			flags |= DNUMA_F_MIGRATE;
+			p = skip_spaces(p + 7);
+			continue;
+		}
+		if (nr == MEMLAYOUT_MAX_RANGES)
+			goto out;
+		for (i = 0; i < 3; i++) {
+			tok[i] = strsep(&p, " \t\n");
+			if (!tok[i] || !*tok[i])
+				goto out;
+			if (p)
+				p = skip_spaces(p);
+		}
+		start = memparse(tok[0], &end0);
+		size = memparse(tok[1], &end1);
+		/* Whole numbers of pages, or the rounding would move others. */
+		if (*end0 || *end1 || !PAGE_ALIGNED(start) ||
+		    !PAGE_ALIGNED(size) || kstrtoint(tok[2], 0, &r[nr].nid))
+			goto out;
+		r[nr].start_pfn = PHYS_PFN(start);
+		r[nr].nr_pages = PHYS_PFN(size);
+		nr++;
+	}
+	ret = dnuma_relayout(r, nr, flags, &res);
+	if (ret)
+		pr_info("dnuma: relayout refused: range %u: %s\n", res.bad,
+			res.why);
+out:
+	kfree(r);
+	kfree(buf);
+	return ret ?: count;
+}
+
+static const struct file_operations dnuma_relayout_fops = {
+	.open = simple_open,
+	.write = dnuma_relayout_write,
+	.llseek = noop_llseek,
+};
+
+/* Runs of sections with the same node: "0x20000000-0x3fffffff 1". */
+static int dnuma_layout_show(struct seq_file *m, void *v)
+{
+	const struct memlayout *ml;
+	unsigned long sec, first = 0;
+	int nid = NUMA_NO_NODE;
+
+	rcu_read_lock();
+	ml = rcu_dereference(dnuma_layout);
+	for (sec = 0; ml && sec <= ml->nr_sections; sec++) {
+		int cur = sec < ml->nr_sections ? ml->nid[sec] : NUMA_NO_NODE;
+
+		if (cur == nid)
+			continue;
+		if (nid != NUMA_NO_NODE)
+			seq_printf(m, "%#llx-%#llx %d\n",
+				   PFN_PHYS(section_nr_to_pfn(first)),
+				   PFN_PHYS(section_nr_to_pfn(sec)) - 1, nid);
+		first = sec;
+		nid = cur;
+	}
+	rcu_read_unlock();
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dnuma_layout);
+
+static int dnuma_stats_show(struct seq_file *m, void *v)
+{
+	unsigned long lookups = 0;
+	int cpu, nid;
+
+	for_each_possible_cpu(cpu)
+		lookups += per_cpu(dnuma_lookups, cpu);
+	seq_printf(m, "commits %ld\nmoved %ld\nredirected %ld\nswept %ld\n"
+		   "migrated %ld\nlookups %lu\npending %ld\nredirect %s\n"
+		   "dissolved %ld\nirqoff_max_ns %llu\n",
+		   atomic_long_read(&dnuma_count.commits),
+		   atomic_long_read(&dnuma_count.moved),
+		   atomic_long_read(&dnuma_count.redirected),
+		   atomic_long_read(&dnuma_count.swept),
+		   atomic_long_read(&dnuma_count.migrated), lookups,
+		   atomic_long_read(&dnuma_pending_total),
+		   static_key_enabled(&dnuma_redirect_key) ? "on" : "off",
+		   atomic_long_read(&dnuma_count.dissolved),
+		   READ_ONCE(dnuma_irqoff_max_ns));
+	for_each_node(nid)
+		seq_printf(m, "node %d pending %ld transplanted %ld\n", nid,
+			   atomic_long_read(&dnuma_pending[nid]),
+			   atomic_long_read(&dnuma_transplanted[nid]));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dnuma_stats);
+
+/* What a pending page is, and so why it has not followed yet. */
+enum dnuma_kind {
+	DNUMA_K_LRU, DNUMA_K_SLAB, DNUMA_K_PGTABLE, DNUMA_K_HUGETLB,
+	DNUMA_K_FREE, DNUMA_K_RESERVED, DNUMA_K_OTHER, DNUMA_NR_KINDS
+};
+
+static const char *const dnuma_kinds[] = {
+	"lru", "slab", "pagetable", "hugetlb", "free", "reserved", "other",
+};
+
+static enum dnuma_kind dnuma_page_kind(struct page *page)
+{
+	if (PageBuddy(page))
+		return DNUMA_K_FREE;
+	if (PageReserved(page))
+		return DNUMA_K_RESERVED;
+	if (PageSlab(page))
+		return DNUMA_K_SLAB;
+	if (PageTable(page))
+		return DNUMA_K_PGTABLE;
+	if (PageHuge(page))
+		return DNUMA_K_HUGETLB;
+	if (PageLRU(page))
+		return DNUMA_K_LRU;
+	return DNUMA_K_OTHER;
+}
+
+/*
+ * What holds a transplant up: per section, how many pages are pending;
+ * then the first pending pages themselves.
+ */
+static int dnuma_pending_show(struct seq_file *m, void *v)
+{
+	const struct memlayout *ml;
+	unsigned long sec, pfn, n, shown = 0;
+
+	mutex_lock(&dnuma_lock);
+	get_online_mems();
+	ml = dnuma_layout_locked();
+	for (sec = 0; ml && sec < ml->nr_sections; sec++) {
+		if (ml->nid[sec] == NUMA_NO_NODE || !online_section_nr(sec))
+			continue;
+		n = 0;
+		for (pfn = section_nr_to_pfn(sec);
+		     pfn < section_nr_to_pfn(sec + 1); pfn++)
+			n += page_to_nid(pfn_to_page(pfn)) != ml->nid[sec];
+		if (n)
+			seq_printf(m, "section %#llx pending %lu\n",
+				   PFN_PHYS(section_nr_to_pfn(sec)), n);
+	}
+	for (sec = 0; ml && sec < ml->nr_sections && shown < 32; sec++) {
+		if (ml->nid[sec] == NUMA_NO_NODE || !online_section_nr(sec))
+			continue;
+		for (pfn = section_nr_to_pfn(sec);
+		     pfn < section_nr_to_pfn(sec + 1) && shown < 32; pfn++) {
+			struct page *page = pfn_to_page(pfn);
+
+			if (page_to_nid(page) == ml->nid[sec])
+				continue;
+			seq_printf(m, "pfn %#lx node %d %s refcount %d flags %pGp\n",
+				   pfn, page_to_nid(page),
+				   dnuma_kinds[dnuma_page_kind(page)],
+				   page_ref_count(page), &page->flags);
+			shown++;
+		}
+		cond_resched();
+	}
+	put_online_mems();
+	mutex_unlock(&dnuma_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dnuma_pending);
+
+/*
+ * The audit: recount, from the memmap and the free lists, what the
+ * counters say, and check the invariants at the top of this file.
+ */
+struct dnuma_audit {
+	struct seq_file *m;
+	unsigned long differences;
+	/* Per node, recounted. */
+	unsigned long *present, *pending;
+	/* Per node and kind, the pending pages. */
+	unsigned long (*kinds)[DNUMA_NR_KINDS];
+	/* Per zone (nid * MAX_NR_ZONES + idx): pages not reserved. */
+	unsigned long *unreserved;
+};
+
+/* A difference found: the first few are said. */
+static __printf(2, 3) void dnuma_audit_err(struct dnuma_audit *a,
+					   const char *fmt, ...)
+{
+	va_list args;
+
+	if (a->differences++ >= 16)
+		return;
+	seq_puts(a->m, "error: ");
+	va_start(args, fmt);
+	seq_vprintf(a->m, fmt, args);
+	va_end(args);
+	seq_putc(a->m, '\n');
+}
+
+/* Which pages of a section are RAM. */
+struct dnuma_audit_ram {
+	unsigned long start;
+	unsigned long *bits;
+};
+
+static int dnuma_audit_ram(unsigned long start, unsigned long nr, void *arg)
+{
+	struct dnuma_audit_ram *ram = arg;
+
+	bitmap_set(ram->bits, start - ram->start, nr);
+	return 0;
+}
+
+/* One online section: its pages, what owns it, whose zone spans it. */
+static void dnuma_audit_section(struct dnuma_audit *a,
+				const struct memlayout *ml, unsigned long sec,
+				unsigned long *bits)
+{
+	const unsigned long start = section_nr_to_pfn(sec);
+	const int target = memlayout_nid(ml, start);
+	struct dnuma_audit_ram ram = { .start = start, .bits = bits };
+	unsigned long pfn;
+
+	bitmap_zero(bits, PAGES_PER_SECTION);
+	walk_system_ram_range(start, PAGES_PER_SECTION, &ram, dnuma_audit_ram);
+	for (pfn = start; pfn < start + PAGES_PER_SECTION; pfn++) {
+		struct page *page = pfn_to_page(pfn);
+		struct zone *zone = page_zone(page);
+		int nid = page_to_nid(page);
+		int owner = target == NUMA_NO_NODE ? nid : target;
+
+		if (test_bit(pfn - start, bits))
+			a->present[owner]++;
+		if (!PageReserved(page))
+			a->unreserved[nid * MAX_NR_ZONES + zone_idx(zone)]++;
+		if (!zone_spans_pfn(zone, pfn) && test_bit(pfn - start, bits))
+			dnuma_audit_err(a, "pfn %#lx outside its zone %d/%s",
+					pfn, nid, zone->name);
+		if (nid != owner) {
+			a->pending[nid]++;
+			a->kinds[nid][dnuma_page_kind(page)]++;
+		}
+	}
+}
+
+/* Every free page of @zone on its own lists: count them, check them. */
+static void dnuma_audit_free(struct dnuma_audit *a, struct zone *zone)
+{
+	unsigned long flags, free = 0, expected;
+	unsigned int order;
+	struct page *page;
+	int mt, cpu;
+
+	spin_lock_irqsave(&zone->lock, flags);
+	for (order = 0; order < NR_PAGE_ORDERS; order++) {
+		for (mt = 0; mt < MIGRATE_TYPES; mt++) {
+			list_for_each_entry(page,
+					    &zone->free_area[order].free_list[mt],
+					    buddy_list) {
+				if (page_zone(page) != zone)
+					dnuma_audit_err(a, "free pfn %#lx of zone %d/%s on %d/%s's lists",
+							page_to_pfn(page),
+							page_to_nid(page),
+							page_zone(page)->name,
+							zone_to_nid(zone),
+							zone->name);
+				if (!is_migrate_isolate(mt))
+					free += 1UL << order;
+			}
+		}
+	}
+	expected = zone_page_state_snapshot(zone, NR_FREE_PAGES);
+	spin_unlock_irqrestore(&zone->lock, flags);
+	if (free != expected)
+		dnuma_audit_err(a, "zone %d/%s: %lu free pages on its lists, NR_FREE_PAGES %lu",
+				zone_to_nid(zone), zone->name, free, expected);
+
+	/* A zone keeps its lists while pages of it are anywhere (6). */
+	if (!zone_pcp_allocated(zone)) {
+		if (populated_zone(zone))
+			dnuma_audit_err(a, "zone %d/%s: present pages, no per-cpu lists",
+					zone_to_nid(zone), zone->name);
+		return;
+	}
+	for_each_online_cpu(cpu) {
+		struct per_cpu_pages *pcp = per_cpu_ptr(zone->per_cpu_pageset,
+							cpu);
+		int i;
+
+		spin_lock_irqsave(&pcp->lock, flags);
+		for (i = 0; i < NR_PCP_LISTS; i++)
+			list_for_each_entry(page, &pcp->lists[i], pcp_list)
+				if (page_zone(page) != zone)
+					dnuma_audit_err(a, "pfn %#lx of zone %d/%s on %d/%s's per-cpu list",
+							page_to_pfn(page),
+							page_to_nid(page),
+							page_zone(page)->name,
+							zone_to_nid(zone),
+							zone->name);
+		spin_unlock_irqrestore(&pcp->lock, flags);
+	}
+}
+
+static int dnuma_audit_block(struct memory_block *mem, void *arg)
+{
+	struct dnuma_audit *a = arg;
+	const struct memlayout *ml = dnuma_layout_locked();
+	unsigned long pfn = section_nr_to_pfn(mem->start_section_nr);
+	int target = memlayout_nid(ml, pfn);
+
+	if (target == NUMA_NO_NODE || mem->state != MEM_ONLINE)
+		return 0;
+	if (mem->nid != target)
+		dnuma_audit_err(a, "memory block %u: node %d, map says %d",
+				mem->dev.id, mem->nid, target);
+	if (mem->zone && zone_to_nid(mem->zone) != target)
+		dnuma_audit_err(a, "memory block %u: zone of node %d, map says %d",
+				mem->dev.id, zone_to_nid(mem->zone), target);
+	return 0;
+}
+
+static void dnuma_audit_run(struct dnuma_audit *a)
+{
+	const struct memlayout *ml = dnuma_layout_locked();
+	unsigned long sec, *ram;
+	struct zone *zone;
+	int nid;
+
+	ram = bitmap_zalloc(PAGES_PER_SECTION, GFP_KERNEL);
+	if (!ram) {
+		dnuma_audit_err(a, "out of memory");
+		return;
+	}
+	for (sec = 0; sec < NR_MEM_SECTIONS; sec++) {
+		if (!online_section_nr(sec))
+			continue;
+		dnuma_audit_section(a, ml, sec, ram);
+		cond_resched();
+	}
+	bitmap_free(ram);
+	for_each_zone(zone) {
+		nid = zone_to_nid(zone);
+		/* A zone that never had pages has no lists yet. */
+		if (!node_online(nid) || !zone_is_initialized(zone))
+			continue;
+		dnuma_audit_free(a, zone);
+	}
+	for_each_memory_block(a, dnuma_audit_block);
+}
+
+/* One node's counters against what the walk found; returns its pending. */
+static long dnuma_audit_node(struct dnuma_audit *a, int nid)
+{
+	unsigned long present = 0, managed = 0, free = 0, unreserved;
+	long pending = atomic_long_read(&dnuma_pending[nid]);
+	struct zone *zone;
+	int k;
+
+	for (zone = NODE_DATA(nid)->node_zones;
+	     zone < NODE_DATA(nid)->node_zones + MAX_NR_ZONES; zone++) {
+		unreserved = a->unreserved[nid * MAX_NR_ZONES + zone_idx(zone)];
+		present += zone->present_pages;
+		managed += zone_managed_pages(zone);
+		free += zone_page_state_snapshot(zone, NR_FREE_PAGES);
+		if (zone_managed_pages(zone) != unreserved)
+			dnuma_audit_err(a, "zone %d/%s: managed %lu, pages not reserved %lu",
+					nid, zone->name,
+					zone_managed_pages(zone), unreserved);
+	}
+	if (present != node_present_pages(nid))
+		dnuma_audit_err(a, "node %d: zones' present %lu, node's %lu",
+				nid, present, node_present_pages(nid));
+	if (present != a->present[nid])
+		dnuma_audit_err(a, "node %d: present %lu, RAM it owns %lu",
+				nid, present, a->present[nid]);
+	if (pending != a->pending[nid])
+		dnuma_audit_err(a, "node %d: pending %ld, recounted %lu",
+				nid, pending, a->pending[nid]);
+	seq_printf(a->m, "node %d present %lu managed %lu free %lu pending %ld",
+		   nid, present, managed, free, pending);
+	for (k = 0; k < DNUMA_NR_KINDS; k++)
+		if (a->kinds[nid][k])
+			seq_printf(a->m, " %s %lu", dnuma_kinds[k],
+				   a->kinds[nid][k]);
+	seq_putc(a->m, '\n');
+	return pending;
+}
+
+static int dnuma_audit_show(struct seq_file *m, void *v)
+{
+	struct dnuma_audit a = { .m = m };
+	long redirected, total;
+	int nid, pass;
+
+	a.present = kcalloc(nr_node_ids, sizeof(*a.present), GFP_KERNEL);
+	a.pending = kcalloc(nr_node_ids, sizeof(*a.pending), GFP_KERNEL);
+	a.kinds = kcalloc(nr_node_ids, sizeof(*a.kinds), GFP_KERNEL);
+	a.unreserved = kcalloc(nr_node_ids * MAX_NR_ZONES,
+			       sizeof(*a.unreserved), GFP_KERNEL);
+	if (!a.present || !a.pending || !a.kinds || !a.unreserved) {
+		seq_puts(m, "out of memory\n");
+		goto out;
+	}
+
+	/*
+	 * No commit, sweep or memory hotplug meanwhile.  The free path still
+	 * moves pending pages as they are freed: while it does, the walk
+	 * and the counters disagree, so the audit runs again.
+	 */
+	mutex_lock(&dnuma_lock);
+	get_online_mems();
+	for (pass = 1; pass <= 8; pass++) {
+		redirected = atomic_long_read(&dnuma_count.redirected);
+		a.differences = 0;
+		memset(a.present, 0, nr_node_ids * sizeof(*a.present));
+		memset(a.pending, 0, nr_node_ids * sizeof(*a.pending));
+		memset(a.kinds, 0, nr_node_ids * sizeof(*a.kinds));
+		memset(a.unreserved, 0,
+		       nr_node_ids * MAX_NR_ZONES * sizeof(*a.unreserved));
+		seq_printf(m, "pass %d\n", pass);
+		dnuma_audit_run(&a);
+		total = 0;
+		for_each_online_node(nid)
+			total += dnuma_audit_node(&a, nid);
+		if (total != atomic_long_read(&dnuma_pending_total))
+			dnuma_audit_err(&a, "pending %ld over the nodes, %ld in all",
+					total,
+					atomic_long_read(&dnuma_pending_total));
+		if (!a.differences ||
+		    redirected == atomic_long_read(&dnuma_count.redirected))
+			break;
+	}
+	put_online_mems();
+	mutex_unlock(&dnuma_lock);
+	seq_printf(m, "differences: %lu\n", a.differences);
+out:
+	kfree(a.present);
+	kfree(a.pending);
+	kfree(a.kinds);
+	kfree(a.unreserved);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dnuma_audit);
+
+static int __init dnuma_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("dnuma", NULL);
+
+	debugfs_create_file("relayout", 0200, dir, NULL, &dnuma_relayout_fops);
+	debugfs_create_file("layout", 0444, dir, NULL, &dnuma_layout_fops);
+	debugfs_create_file("stats", 0444, dir, NULL, &dnuma_stats_fops);
+	debugfs_create_file("pending", 0444, dir, NULL, &dnuma_pending_fops);
+	debugfs_create_file("audit", 0400, dir, NULL, &dnuma_audit_fops);
+	return 0;
+}
+late_initcall(dnuma_debugfs_init);
