@@ -7,7 +7,8 @@
 export VNUMA_CACHE ?= $(HOME)/.cache/virtio-numa
 FLAVOUR ?= debug
 
-.PHONY: all build check demo stress bench setup sources kernel qemu qemu-stock initramfs
+.PHONY: all build check demo stress bench setup sources kernel qemu qemu-stock initramfs \
+	series series-check
 
 all: build
 
@@ -28,3 +29,11 @@ qemu-stock:
 	@scripts/build-qemu stock
 initramfs:
 	@scripts/build-initramfs $(FLAVOUR)
+
+# The kernel series as it would be sent: git format-patch output with a
+# cover letter (the path is printed), and its check: applied one patch at
+# a time, each step built and checkpatch --strict clean.
+series: sources
+	@scripts/series
+series-check: sources
+	@scripts/series-check

@@ -56,3 +56,22 @@ series_hash() {
 	(cd "$dir" && cat series $(grep -v '^\s*\(#\|$\)' series) 2>/dev/null) |
 		sha256sum | cut -c1-16
 }
+
+# stage_series PRISTINE STAGING SERIES_DIR [N]: STAGING becomes a copy of
+# PRISTINE with the first N (default: all) patches of SERIES_DIR applied.
+# A copy, not links: patch may write a linked file in place.  Kept between
+# runs, so only the files that differ are copied.
+stage_series() {
+	local pristine=$1 staging=$2 dir=$3 n=${4:-} p i=0
+	mkdir -p "$staging"
+	rsync -a --checksum --delete "$pristine/" "$staging/"
+	while read -r p; do
+		[ -z "$n" ] || [ $i -lt "$n" ] || break
+		i=$((i + 1))
+		patch -d "$staging" -p1 -N -s --no-backup-if-mismatch -r - \
+			< "$dir/$p" > /tmp/vnuma-patch.$$ 2>&1 ||
+			{ cat /tmp/vnuma-patch.$$ >&2; rm -f /tmp/vnuma-patch.$$;
+			  die "$p does not apply on top of the patches before it"; }
+	done < "$dir/series"
+	rm -f /tmp/vnuma-patch.$$
+}
