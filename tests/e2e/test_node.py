@@ -5,17 +5,18 @@ what the guest shows afterwards, with data verified throughout."""
 
 import base64
 import os
-import re
 import struct
 import time
 
 import pytest
 
-from vnuma.device import CMD, cmd_bytes, command, nodes, report, \
-    totals, wait_completion
+from vnuma.device import CMD, cmd_bytes, nodes, report, totals, \
+    wait_completion
 from vnuma.guest import Node, Topology
 from vnuma.layout import zoneinfo
 from vnuma.mem import start_mem, stop_mem
+from vnuma.node import add_node, added_nodes, cpu_node, guest_node, \
+    meminfo, new_backend, node_cpus, online_nodes, remove_node
 from vnuma.qmp import QMPError
 
 MiB = 1 << 20
@@ -35,64 +36,6 @@ ROUNDS = int(os.environ.get('VNUMA_NODE_ROUNDS', '20'))
 def boot_node_guest(boot, **kw):
     kw.setdefault('vnuma', DEVICE)
     return boot(TOPO, **kw)
-
-
-def new_backend(g, name, mib):
-    g.qmp.cmd('object-add', **{'qom-type': 'memory-backend-ram', 'id': name,
-                               'size': mib * MiB})
-
-
-def add_node(g, host, mib, cpus=(), memdev=None, distances=None):
-    """Add host node @host with a new backend of @mib MiB; return the
-    NODE_ADD completion and those of the CPU_ASSIGN and DISTANCE_SET
-    commands that follow it."""
-    memdev = memdev or f'mem-node{host}'
-    new_backend(g, memdev, mib)
-    args = {'node': host, 'memdev': memdev}
-    if cpus:
-        args['cpus'] = list(cpus)
-    if distances:
-        args['distances'] = [{'node': n, 'distance': d}
-                             for n, d in distances.items()]
-    r = g.qmp.cmd('virtio-numa-node-add', id='vnuma0', **args)
-    done = wait_completion(g, r['command-id'], 120)
-    more = r.get('cpu-command-ids', []) + r.get('distance-command-ids', [])
-    return done, [wait_completion(g, c, 60) for c in more]
-
-
-def remove_node(g, host, timeout=300):
-    return command(g, 'virtio-numa-node-remove', node=host, timeout=timeout)
-
-
-def added_nodes(g):
-    """{host node: size} of what the device has mapped now."""
-    devs = [d['data'] for d in g.qmp.cmd('query-memory-devices')
-            if d['type'] == 'virtio-numa']
-    return {n['node']: n['size'] for n in devs[0]['nodes']}
-
-
-def guest_node(g, host):
-    """The guest's id of host node @host, from the device's last report."""
-    report(g)
-    return nodes(g)[host]['guest-node']
-
-
-def online_nodes(g):
-    return g.read('/sys/devices/system/node/online').strip()
-
-
-def cpu_node(g, cpu):
-    out = g.sh(f'ls -d /sys/devices/system/cpu/cpu{cpu}/node*')
-    return int(re.search(r'node(\d+)', out).group(1))
-
-
-def node_cpus(g, gnode):
-    return g.read(f'/sys/devices/system/node/node{gnode}/cpulist').strip()
-
-
-def meminfo(g):
-    return {k: int(v) for k, v in
-            re.findall(r'^(\w+):\s+(\d+) kB', g.read('/proc/meminfo'), re.M)}
 
 
 def assert_sane(ns):
@@ -225,9 +168,10 @@ def test_node_remove_pinned(boot):
     completes partial (or failed), the guest keeps running with its data,
     the backend stays mapped, and a retry works once the pages are free."""
     g = boot_node_guest(boot, append=PINNED_APPEND)
-    done, _ = add_node(g, 2, 512)
-    assert done['status'] == 'ok', done
+    done, more = add_node(g, 2, 512, cpus=[2])
+    assert done['status'] == 'ok' and more[0]['status'] == 'ok', (done, more)
     g2 = guest_node(g, 2)
+    assert cpu_node(g, 2) == g2
     # Pin 16 MiB on node 2: spliced into pipes, they cannot migrate.
     # Memory offlining says so (DEBUG_VM dumps such pages, rate-limited).
     g.expected_log.append(r'page dumped because: migration failure')
@@ -244,12 +188,41 @@ def test_node_remove_pinned(boot):
     with pytest.raises(QMPError, match="'mem-node2' is in use"):
         g.qmp.cmd('object-del', id='mem-node2')
     assert 'stays: pages in use did not migrate in time' in g.console()
-    # The reason goes away: the retry removes the rest.
+    # The node keeps its CPU while it keeps memory.
+    assert cpu_node(g, 2) == g2 and ns[2]['cpus'] == 1
+    # The reason goes away: the retry removes the rest, then the CPU.
     assert stop_mem(g, 'pin').endswith(' 0 mismatches')
     done = remove_node(g, 2)
     assert done['status'] == 'ok', done
     assert not nodes(g)[2]['online']
+    assert cpu_node(g, 2) != g2
     g.qmp.cmd('object-del', id='mem-node2')
+
+
+def test_unbind_during_node_remove(boot):
+    """A removal that waits on pages that will not migrate does not hold
+    up unbinding the driver: the driver stops at the next memory block."""
+    g = boot_node_guest(boot, append='virtio_numa.offline_timeout_ms=20000')
+    done, _ = add_node(g, 2, 512)
+    assert done['status'] == 'ok', done
+    g2 = guest_node(g, 2)
+    g.expected_log.append(r'page dumped because: migration failure')
+    start_mem(g, 'pin', f'pin -n {g2} -m 16')
+    cid = g.qmp.cmd('virtio-numa-node-remove', id='vnuma0',
+                    node=2)['command-id']
+    # The removal is under way: it waits 20 s for each pinned block.
+    deadline = time.monotonic() + 60
+    while g.run('pgrep vnuma-remove')[0]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    dev = g.sh('ls /sys/bus/virtio/drivers/virtio_numa/ | grep virtio').split()[0]
+    t0 = time.monotonic()
+    g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/unbind', timeout=60)
+    took = time.monotonic() - t0
+    assert took < 15, f'unbind took {took:.1f} s'
+    g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/bind')
+    assert stop_mem(g, 'pin').endswith(' 0 mismatches')
+    del cid
 
 
 def test_node_spare_from_kernel_parameter(boot):
@@ -273,6 +246,14 @@ def test_node_spare_from_kernel_parameter(boot):
     g.qmp.cmd('object-del', id='mem-node2')
     done, _ = add_node(g, 2, 256)
     assert done['status'] == 'ok' and guest_node(g, 2) == g2
+    # The driver goes and comes back: the spare node is still host node
+    # 2's, its memory in the reports.
+    dev = g.sh('ls /sys/bus/virtio/drivers/virtio_numa/ | grep virtio').split()[0]
+    g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/unbind')
+    g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/bind')
+    report(g)
+    assert nodes(g)[2]['guest-node'] == g2
+    assert nodes(g)[2]['present-pages'] == 256 * MiB // PAGE
 
 
 def inject(g, data):

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from vnuma.device import nodes, relayout, report, totals
+from vnuma.dnuma import poll_settled, wait_settled
 from vnuma.guest import FLAVOUR, Node, Topology
 from vnuma.layout import zoneinfo
 from vnuma.mem import start_mem, stop_mem
@@ -32,39 +33,6 @@ def zone_spans(g):
 def node_blocks(g, node):
     out = g.sh(f'ls /sys/devices/system/node/node{node}')
     return sorted(int(b) for b in re.findall(r'^memory(\d+)$', out, re.M))
-
-
-def poll_settled(g, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        # Drivers free some pages only when used: the console's receive
-        # buffers stay queued (and pending) until the next command.
-        g.sh('true')
-        report(g)
-        ns = nodes(g)
-        if not totals(ns, 'pending-pages') or time.monotonic() > deadline:
-            return ns
-        time.sleep(0.5)
-
-
-def wait_settled(g, ranges):
-    """Report until no node has pending pages; return the nodes.  Pages
-    some process keeps using stay pending until it frees them; if any
-    still are after 10 s, relayout @ranges again with migrate, which
-    moves them now, as an operator would."""
-    ns = poll_settled(g, 10)
-    if totals(ns, 'pending-pages'):
-        assert relayout(g, ranges, migrate=True)['status'] == 'ok'
-        ns = poll_settled(g, 30)
-    # What may remain is kernel memory that cannot move (slab, KASAN's
-    # stack depot): few pages, none of them on the LRU.
-    pending = g.read('/sys/kernel/debug/dnuma/pending')
-    size = sum(s for _, s, _ in ranges) // PAGE
-    assert totals(ns, 'pending-pages') <= size // 100 and \
-        not re.search(r'flags \S*\blru\b', pending), \
-        f"still pending: {ns}\n{g.read('/sys/kernel/debug/dnuma/stats')}" \
-        f"{pending}"
-    return ns
 
 
 def assert_consistent(ns, base):

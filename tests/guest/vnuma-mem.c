@@ -17,7 +17,15 @@
  *	offline it until SIGTERM; then drop the references and verify.
  *
  *   -p NODE instead of -n NODE prefers NODE rather than binding to it:
- *   the memory stays usable when the node goes away.
+ *   the memory stays usable when the node goes away.  -H asks for
+ *   transparent huge pages (2 MiB chunks, MADV_HUGEPAGE).
+ *
+ *   vnuma-mem poison [-n NODE] [-t SECONDS]
+ *	until SIGTERM or SECONDS, inject memory errors: soft-offline a
+ *	page of ours that holds data (MADV_SOFT_OFFLINE migrates it and
+ *	retires the old page; the data must survive), and poison a page
+ *	of a child (MADV_HWPOISON), which the child does not survive;
+ *	prints "vnuma-mem: done: N soft-offlined, M poisoned, K mismatches".
  *
  *   vnuma-mem bench -m MIB -r ROUNDS
  *	page allocator microbenchmark: ROUNDS times, map MIB of anonymous
@@ -41,12 +49,22 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK		(1UL << 20)
 #define MPOL_PREFERRED	1
 #define MPOL_BIND	2
+#ifndef MADV_HWPOISON
+#define MADV_HWPOISON	100
+#endif
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE 101
+#endif
+
+/* 1 MiB chunks; 2 MiB, aligned, for transparent huge pages (-H). */
+static unsigned long CHUNK = 1UL << 20;
+static int thp;
 /* A pipe holds this much once enlarged (root may exceed pipe-max-size). */
 #define PIPE_BYTES	CHUNK
 
@@ -94,14 +112,26 @@ static void verify(const uint64_t *p, unsigned long chunk, unsigned long gen)
 
 static uint64_t *chunk_alloc(void)
 {
-	void *p = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE,
+	size_t len = thp ? 2 * CHUNK : CHUNK;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t head;
 
 	if (p == MAP_FAILED) {
 		perror("vnuma-mem: mmap");
 		exit(2);
 	}
-	return p;
+	if (!thp)
+		return (uint64_t *)p;
+	/* Keep the CHUNK-aligned CHUNK in the middle, for a huge page. */
+	head = (CHUNK - (uintptr_t)p % CHUNK) % CHUNK;
+	if (head)
+		munmap(p, head);
+	munmap(p + head + CHUNK, CHUNK - head);
+	p += head;
+	if (madvise(p, CHUNK, MADV_HUGEPAGE))
+		perror("vnuma-mem: madvise(MADV_HUGEPAGE)");
+	return (uint64_t *)p;
 }
 
 static void bind_node(int node, int mode)
@@ -192,9 +222,64 @@ static int bench(unsigned long mib, unsigned long rounds)
 	return 0;
 }
 
+/*
+ * Memory errors, injected: a page of ours soft-offlined (its data must
+ * survive the migration), a page of a child hard-poisoned (the child is
+ * killed when it touches it).  Until SIGTERM or @end.
+ */
+static int poison(double end)
+{
+	const unsigned long page = 4096;
+	unsigned long soft = 0, hard = 0, n, i;
+	int status;
+	pid_t pid;
+
+	for (n = 0; !stop && (!end || now() < end); n++) {
+		uint64_t *p = mmap(NULL, page, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED) {
+			perror("vnuma-mem: mmap");
+			return 2;
+		}
+		for (i = 0; i < page / sizeof(*p); i++)
+			p[i] = word(n, 1, i);
+		if (!madvise(p, page, MADV_SOFT_OFFLINE))
+			soft++;
+		else if (!n)
+			perror("vnuma-mem: madvise(MADV_SOFT_OFFLINE)");
+		for (i = 0; i < page / sizeof(*p); i++)
+			if (p[i] != word(n, 1, i))
+				break;
+		mismatches += i < page / sizeof(*p);
+		munmap(p, page);
+
+		pid = fork();
+		if (pid == 0) {
+			volatile char *c = mmap(NULL, page,
+						PROT_READ | PROT_WRITE,
+						MAP_PRIVATE | MAP_ANONYMOUS,
+						-1, 0);
+
+			c[0] = 1;
+			if (madvise((void *)c, page, MADV_HWPOISON) && !n)
+				perror("vnuma-mem: madvise(MADV_HWPOISON)");
+			c[0] = 2;	/* SIGBUS */
+			_exit(0);
+		}
+		if (pid > 0 && waitpid(pid, &status, 0) == pid &&
+		    WIFSIGNALED(status))
+			hard++;
+		usleep(20000);
+	}
+	printf("vnuma-mem: done: %lu soft-offlined, %lu poisoned, %lu mismatches\n",
+	       soft, hard, mismatches);
+	return mismatches ? 1 : 0;
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: vnuma-mem hold|stress|pin|bench [-n NODE|-p NODE] -m MIB [-t SECONDS] [-r ROUNDS]\n");
+	fprintf(stderr, "usage: vnuma-mem hold|stress|pin|bench|poison [-n NODE|-p NODE] [-H] -m MIB [-t SECONDS] [-r ROUNDS]\n");
 	return 2;
 }
 
@@ -209,11 +294,15 @@ int main(int argc, char **argv)
 		return usage();
 	stress = !strcmp(argv[1], "stress");
 	if (!stress && strcmp(argv[1], "hold") && strcmp(argv[1], "bench") &&
-	    strcmp(argv[1], "pin"))
+	    strcmp(argv[1], "pin") && strcmp(argv[1], "poison"))
 		return usage();
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:p:m:t:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:p:m:t:r:H")) != -1) {
 		switch (opt) {
+		case 'H':
+			thp = 1;
+			CHUNK = 2UL << 20;
+			break;
 		case 'n':
 		case 'p':
 			node = atoi(optarg);
@@ -232,13 +321,21 @@ int main(int argc, char **argv)
 			return usage();
 		}
 	}
-	if (!nr)
-		return usage();
-	if (!strcmp(argv[1], "bench"))
-		return bench(nr, rounds ?: 1);
-
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
+	if (!strcmp(argv[1], "poison")) {
+		bind_node(node, mode);
+		printf("vnuma-mem: ready: poisoning\n");
+		fflush(stdout);
+		return poison(seconds ? now() + seconds : 0);
+	}
+	if (!strcmp(argv[1], "bench"))
+		return nr ? bench(nr, rounds ?: 1) : usage();
+	/* -m is MiB: so many chunks. */
+	nr /= CHUNK >> 20;
+	if (!nr)
+		return usage();
+
 	bind_node(node, mode);
 	chunks = calloc(nr, sizeof(*chunks));
 	gen = calloc(nr, sizeof(*gen));
@@ -250,7 +347,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "pin"))
 		pipes = pin(chunks, nr);
-	printf("vnuma-mem: ready: %lu MiB%s\n", nr,
+	printf("vnuma-mem: ready: %lu MiB%s\n", nr * (CHUNK >> 20),
 	       stress ? ", stressing" : pipes ? ", pinned" : "");
 	fflush(stdout);
 

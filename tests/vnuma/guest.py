@@ -168,19 +168,31 @@ class Ctl:
         self.alive = alive
         self.buf = b''
         self.seq = 0
+        self.pending = None
 
     def run(self, cmd, timeout=120):
         """Run a shell command in the guest; return (status, output)."""
+        return self.finish(self.start(cmd), timeout)
+
+    def start(self, cmd):
+        """Send a command without waiting for it (one at a time: the
+        guest runs them in order); finish() collects its answer."""
         if '\n' in cmd:
             raise ValueError('one line per command')
         self.seq += 1
         self.sock.sendall(f'{self.seq} {cmd}\n'.encode())
+        self.pending = cmd
+        return self.seq
+
+    def finish(self, seq, timeout=120):
+        """Wait for the answer to command @seq; return (status, output)."""
+        cmd = self.pending
         deadline = time.monotonic() + timeout
         while True:
             m = END.search(self.buf)
             if m:
-                if int(m.group(1)) != self.seq:
-                    raise GuestError(f'answer for {m.group(1)}, expected {self.seq}')
+                if int(m.group(1)) != seq:
+                    raise GuestError(f'answer for {m.group(1)}, expected {seq}')
                 out = self.buf[:m.start()]
                 self.buf = self.buf[m.end():]
                 return int(m.group(2)), out.decode('utf-8', 'replace')
@@ -216,7 +228,8 @@ class Guest:
 
     def __init__(self, topo, workdir=None, flavour=None, qemu='vnuma',
                  append='', extra_args=(), boot_timeout=180,
-                 vnuma='id=vnuma0', incoming=None, icount=False):
+                 vnuma='id=vnuma0', incoming=None, icount=False,
+                 reboot=False):
         self.topo = topo
         self.flavour = flavour or FLAVOUR
         self.kernel = kernel_path(self.flavour)
@@ -241,6 +254,9 @@ class Guest:
         # Guest time counts instructions (single-threaded TCG): guest-side
         # timings repeat exactly, for benchmarks.
         self.icount = icount
+        # A guest reboot resets the machine (QEMU goes on); by default QEMU
+        # exits instead, so that a guest that panics stops at once.
+        self.reboot = reboot
         # Regexes of kernel log lines a test provokes on purpose.
         self.expected_log = []
         self.proc = None
@@ -260,7 +276,8 @@ class Guest:
                   'memhp_default_state=online_movable ' + self.append)
         return [*base_args(self.qemu_bin), *accel, *self.topo.qemu_args(),
                 '-kernel', self.kernel, '-initrd', self.initrd,
-                '-append', append.strip(), '-no-reboot',
+                '-append', append.strip(),
+                *([] if self.reboot else ['-no-reboot']),
                 '-serial', f'file:{self.serial_log}',
                 # Events the device drops as bogus say why here.
                 '-d', 'guest_errors', '-D', os.path.join(self.dir, 'qemu.log'),

@@ -1,0 +1,170 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Torture: relayouts racing with everything else in mm that moves memory
+or changes a page's zone, all at once, while a workload verifies its
+data: sysfs memory offline/online of the moving blocks and their
+neighbours, virtio-mem plug and unplug on the same node, memory failure
+(MADV_HWPOISON) and soft offline, compaction, transparent huge pages,
+hugetlb pool growth and shrinking, node add and remove.  At the end: no
+kernel splat, no data mismatch, and the engine's audit finds nothing.
+
+VNUMA_TORTURE_SECONDS sets how long (make check: 45 s; make stress: 900 s).
+"""
+
+import os
+import random
+import re
+import time
+
+from vnuma.device import nodes, relayout, report, totals
+from vnuma.dnuma import audit, wait_settled
+from vnuma.guest import FLAVOUR, Node, Topology
+from vnuma.mem import start_mem, stop_mem
+from vnuma.node import add_node, remove_node
+from vnuma.qmp import QMPError
+from vnuma.vmem import vmem_set
+
+MiB = 1 << 20
+SECONDS = int(os.environ.get('VNUMA_TORTURE_SECONDS', '45'))
+# Node 0: [0, 1 GiB), node 1: [1 GiB, 1.5 GiB), node 2 empty (added and
+# removed); virtio-mem plugs up to 256 MiB more on node 1.
+TOPO = Topology([Node(1024, [0]), Node(512, [1]), Node(0, [])],
+                maxmem_mib=1536 + 1024 + 256 + 512)
+VMEM = ['-object', 'memory-backend-ram,id=vmem0,size=256M',
+        '-device', 'virtio-mem-pci,id=vm0,memdev=vmem0,node=1,'
+        'requested-size=0']
+# The range that moves back and forth: memory blocks 4 and 5.
+RANGE = (512 * MiB, 256 * MiB)
+# Kernel lines the torture provokes on purpose, and which say nothing
+# went wrong: offlining and isolation that found unmovable pages, and
+# memory failure's own reports.
+EXPECTED = [r'page dumped because: (unmovable page|migration failure|'
+            r'isolation failed)',
+            r'Memory failure:', r'soft offline:', r'soft_offline:',
+            r'MCE: Killing', r'virtio_mem virtio\d+: ']
+# Guest loops, each until /tmp/stop exists; each counts its rounds.
+LOOPS = {
+    # Offline and online the moving blocks and their neighbours (failing
+    # with EBUSY while pages are pending, or for unmovable pages).
+    # Online again as kernel memory (DMA32), where it was: "online" would
+    # follow memhp_default_state, movable.
+    'offline': 'for b in 3 4 5 6 9 10; do f=/sys/devices/system/memory/'
+               'memory$b/state; echo offline > $f; echo online_kernel > $f; '
+               'done',
+    'compact': 'echo 1 > /proc/sys/vm/compact_memory; sleep 0.3',
+    'hugetlb': 'h=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages; '
+               'echo 24 > $h; sleep 0.2; echo 0 > $h',
+}
+
+
+def start_loops(g):
+    for name, body in LOOPS.items():
+        g.sh(f'(n=0; while [ ! -e /tmp/stop ]; do {body}; n=$((n+1)); '
+             f'echo $n > /tmp/{name}.n; done) >/dev/null 2>&1 & '
+             f'echo $! > /tmp/{name}.pid')
+
+
+def stop_loops(g):
+    """Stop the guest loops; return how many rounds each made."""
+    g.sh('touch /tmp/stop')
+    counts = {}
+    for name in LOOPS:
+        deadline = time.monotonic() + 120
+        while g.run(f'kill -0 $(cat /tmp/{name}.pid) 2>/dev/null')[0] == 0:
+            assert time.monotonic() < deadline, name
+            time.sleep(0.5)
+        counts[name] = int(g.read(f'/tmp/{name}.n').strip() or 0)
+    return counts
+
+
+def test_torture(boot, capsys):
+    append = 'virtio_numa.offline_timeout_ms=2000'
+    if FLAVOUR == 'debug':
+        append += ' debug_pagealloc=on page_poison=1'
+    g = boot(TOPO, vnuma='id=vnuma0,region-size=1G', append=append,
+             extra_args=VMEM)
+    g.expected_log += EXPECTED
+    pxm = g.pxm_to_node()
+    g.sh('echo always > /sys/kernel/mm/transparent_hugepage/enabled')
+    report(g)
+    base = nodes(g)
+    start_mem(g, 's0', f'stress -p {pxm[0]} -m 200')
+    start_mem(g, 's1', f'stress -p {pxm[1]} -H -m 128')
+    # Memory errors where virtio-mem is not: a poisoned page would keep
+    # its block plugged for good.
+    start_mem(g, 'poison', f'poison -n {pxm[0]}')
+    start_loops(g)
+
+    rng = random.Random(12)
+    stats = {'relayout': {}, 'vmem': 0, 'node-add': {}, 'node-remove': {}}
+    added = False
+    deadline = time.monotonic() + SECONDS
+    i = 0
+    while time.monotonic() < deadline:
+        i += 1
+        done = relayout(g, [(*RANGE, i % 2)], migrate=rng.random() < 0.2,
+                        timeout=300)
+        st = stats['relayout']
+        st[done['status']] = st.get(done['status'], 0) + 1
+        # Refusals name a reason: blocks offline (addr) or isolated (busy).
+        assert done['status'] in ('ok', 'busy', 'invalid'), done
+        if i % 3 == 0:
+            g.qmp.cmd('qom-set', path='/machine/peripheral/vm0',
+                      property='requested-size',
+                      value=rng.choice([0, 128 * MiB, 256 * MiB]))
+            stats['vmem'] += 1
+        if i % 5 == 0:
+            if not added:
+                try:
+                    done, _ = add_node(g, 2, 128, memdev=f'n2-{i}')
+                except QMPError:
+                    done = {'status': 'refused'}
+                key = 'node-add'
+                added = done['status'] == 'ok'
+            else:
+                done = remove_node(g, 2)
+                key = 'node-remove'
+                added = done['status'] != 'ok'
+            stats[key][done['status']] = stats[key].get(done['status'], 0) + 1
+
+    counts = stop_loops(g)
+    poisoned = stop_mem(g, 'poison', timeout=300)
+    m = re.search(r'done: (\d+) soft-offlined, (\d+) poisoned, 0 mismatches',
+                  poisoned)
+    assert m and int(m.group(1)) and int(m.group(2)), poisoned
+    for name in ('s0', 's1'):
+        assert stop_mem(g, name, timeout=300).endswith(' 0 mismatches'), name
+    vmem_set(g, {'vm0': 0}, timeout=180)
+    while added:
+        added = remove_node(g, 2)['status'] != 'ok'
+    # Everything online again, the range back home, what can move moved.
+    boot_blocks = ' '.join(f'/sys/devices/system/memory/memory{b}/state'
+                           for b in range(12))
+    g.run(f'for f in {boot_blocks}; do '
+          'grep -q offline $f && echo online_kernel > $f; done')
+    assert 'offline' not in g.sh(f'cat {boot_blocks}')
+    done = relayout(g, [(*RANGE, 0)], migrate=True, timeout=300)
+    assert done['status'] == 'ok', done
+    wait_settled(g, [(*RANGE, 0)])
+    out = audit(g)
+    report(g)
+    ns = nodes(g)
+    for key in ('present-pages', 'managed-pages'):
+        # virtio-mem gave back what it plugged, node 2 is gone again;
+        # poisoned pages stay managed (taken off the free lists for good).
+        assert totals(ns, key) == totals(base, key), (key, ns, base)
+    # Each kind of traffic really happened.
+    vmstat = dict(line.split() for line in g.read('/proc/vmstat').splitlines())
+    for key in ('thp_fault_alloc', 'htlb_buddy_alloc_success',
+                'compact_migrate_scanned'):
+        assert int(vmstat.get(key, 0)) > 0, key
+    assert min(counts.values()) > 0, counts
+    stat = g.read('/sys/kernel/debug/dnuma/stats')
+    irqoff = int(re.search(r'irqoff_max_ns (\d+)', stat).group(1))
+    with capsys.disabled():
+        print(f'\n  torture {SECONDS} s ({FLAVOUR}, {g.accel}): {i} relayouts '
+              f'{stats["relayout"]}, virtio-mem resizes {stats["vmem"]}, '
+              f'node add {stats["node-add"]}, remove {stats["node-remove"]}, '
+              f'guest loops {counts}, memory errors {m.group(1)} soft, '
+              f'{m.group(2)} hard; longest IRQs-off step '
+              f'{irqoff / 1000:.0f} us; audit: '
+              f'{out.strip().splitlines()[-1]}')

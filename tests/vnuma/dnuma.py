@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The guest's Dynamic NUMA engine through its debugfs files
+(/sys/kernel/debug/dnuma/): the map, the audit, settling transplants."""
+
+import re
+import time
+
+from .device import nodes, relayout, report, totals
+
+PAGE = 4096
+DNUMA = '/sys/kernel/debug/dnuma'
+
+
+def layout(g):
+    """The map: [(start, size, guest node)] for each run of sections."""
+    out = []
+    for line in g.read(f'{DNUMA}/layout').splitlines():
+        m = re.fullmatch(r'(0x[0-9a-f]+)-(0x[0-9a-f]+) (\d+)', line.strip())
+        assert m, line
+        lo, hi = int(m.group(1), 16), int(m.group(2), 16)
+        out.append((lo, hi + 1 - lo, int(m.group(3))))
+    return out
+
+
+def audit(g):
+    """Run the engine's audit: every node's present, managed, free and
+    pending pages recounted from the memmap and the free lists, every
+    free page on its own zone's lists, spans and memory blocks checked.
+    Fails the test with the audit's report unless it found nothing."""
+    out = g.read(f'{DNUMA}/audit')
+    m = re.search(r'^differences: (\d+)$', out, re.M)
+    assert m and m.group(1) == '0', f'dnuma audit:\n{out}'
+    return out
+
+
+def poll_settled(g, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        # Drivers free some pages only when used: the console's receive
+        # buffers stay queued (and pending) until the next command.
+        g.sh('true')
+        report(g)
+        ns = nodes(g)
+        if not totals(ns, 'pending-pages') or time.monotonic() > deadline:
+            return ns
+        time.sleep(0.5)
+
+
+def wait_settled(g, ranges):
+    """Report until no node has pending pages; return the nodes.  Pages
+    some process keeps using stay pending until it frees them; if any
+    still are after 10 s, relayout @ranges again with migrate, which
+    moves them now, as an operator would."""
+    ns = poll_settled(g, 10)
+    if totals(ns, 'pending-pages'):
+        assert relayout(g, ranges, migrate=True)['status'] == 'ok'
+        ns = poll_settled(g, 30)
+    # What may remain is kernel memory that cannot move (slab, KASAN's
+    # stack depot): few pages, none of them on the LRU.
+    pending = g.read(f'{DNUMA}/pending')
+    size = sum(s for _, s, _ in ranges) // PAGE
+    assert totals(ns, 'pending-pages') <= size // 100 and \
+        not re.search(r'flags \S*\blru\b', pending), \
+        f"still pending: {ns}\n{g.read(f'{DNUMA}/stats')}{pending}"
+    return ns
