@@ -20,12 +20,13 @@
  *   the memory stays usable when the node goes away.  -H asks for
  *   transparent huge pages (2 MiB chunks, MADV_HUGEPAGE).
  *
- *   vnuma-mem poison [-n NODE] [-t SECONDS]
+ *   vnuma-mem poison [-n NODE] [-t SECONDS] [-i MS]
  *	until SIGTERM or SECONDS, inject memory errors: soft-offline a
  *	page of ours that holds data (MADV_SOFT_OFFLINE migrates it and
  *	retires the old page; the data must survive), and poison a page
  *	of a child (MADV_HWPOISON), which the child does not survive;
- *	prints "vnuma-mem: done: N soft-offlined, M poisoned, K mismatches".
+ *	one of each every MS milliseconds (20); prints
+ *	"vnuma-mem: done: N soft-offlined, M poisoned, K mismatches".
  *
  *   vnuma-mem bench -m MIB -r ROUNDS
  *	page allocator microbenchmark: ROUNDS times, map MIB of anonymous
@@ -227,7 +228,7 @@ static int bench(unsigned long mib, unsigned long rounds)
  * survive the migration), a page of a child hard-poisoned (the child is
  * killed when it touches it).  Until SIGTERM or @end.
  */
-static int poison(double end)
+static int poison(double end, unsigned long interval_ms)
 {
 	const unsigned long page = 4096;
 	unsigned long soft = 0, hard = 0, n, i;
@@ -270,7 +271,7 @@ static int poison(double end)
 		if (pid > 0 && waitpid(pid, &status, 0) == pid &&
 		    WIFSIGNALED(status))
 			hard++;
-		usleep(20000);
+		usleep(interval_ms * 1000);
 	}
 	printf("vnuma-mem: done: %lu soft-offlined, %lu poisoned, %lu mismatches\n",
 	       soft, hard, mismatches);
@@ -279,7 +280,7 @@ static int poison(double end)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: vnuma-mem hold|stress|pin|bench|poison [-n NODE|-p NODE] [-H] -m MIB [-t SECONDS] [-r ROUNDS]\n");
+	fprintf(stderr, "usage: vnuma-mem hold|stress|pin|bench|poison [-n NODE|-p NODE] [-H] -m MIB [-t SECONDS] [-r ROUNDS] [-i MS]\n");
 	return 2;
 }
 
@@ -297,7 +298,7 @@ int main(int argc, char **argv)
 	    strcmp(argv[1], "pin") && strcmp(argv[1], "poison"))
 		return usage();
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:p:m:t:r:H")) != -1) {
+	while ((opt = getopt(argc, argv, "n:p:m:t:r:i:H")) != -1) {
 		switch (opt) {
 		case 'H':
 			thp = 1;
@@ -315,6 +316,7 @@ int main(int argc, char **argv)
 			seconds = atof(optarg);
 			break;
 		case 'r':
+		case 'i':
 			rounds = strtoul(optarg, NULL, 0);
 			break;
 		default:
@@ -327,7 +329,7 @@ int main(int argc, char **argv)
 		bind_node(node, mode);
 		printf("vnuma-mem: ready: poisoning\n");
 		fflush(stdout);
-		return poison(seconds ? now() + seconds : 0);
+		return poison(seconds ? now() + seconds : 0, rounds ?: 20);
 	}
 	if (!strcmp(argv[1], "bench"))
 		return nr ? bench(nr, rounds ?: 1) : usage();
