@@ -308,6 +308,57 @@ bool __dnuma_range_busy(unsigned long start_pfn, unsigned long nr_pages)
 	return busy;
 }
 
+/* What a pending page is: pfn walkers' view, no reference taken. */
+enum dnuma_kind dnuma_page_kind(struct page *page)
+{
+	if (PageBuddy(page))
+		return DNUMA_K_FREE;
+	if (PageReserved(page))
+		return DNUMA_K_RESERVED;
+	if (PageSlab(page))
+		return DNUMA_K_SLAB;
+	if (PageTable(page))
+		return DNUMA_K_PGTABLE;
+	if (PageHuge(page))
+		return DNUMA_K_HUGETLB;
+	if (PageLRU(page))
+		return DNUMA_K_LRU;
+	return DNUMA_K_OTHER;
+}
+
+/*
+ * Of node N's pending pages, those that cannot migrate, by kind (slab,
+ * page tables, other kernel memory): they follow their memory only when
+ * they are freed.  Counted by the last sweep (dnuma_classify()); frees
+ * since make them high, so readers bound them by the node's pending.
+ */
+static atomic_long_t dnuma_unmovable[MAX_NUMNODES][DNUMA_NR_UNMOVABLE];
+
+static void dnuma_unmovable_set(const unsigned long (*count)[DNUMA_NR_UNMOVABLE])
+{
+	int nid, k;
+
+	for_each_node(nid)
+		for (k = 0; k < DNUMA_NR_UNMOVABLE; k++)
+			atomic_long_set(&dnuma_unmovable[nid][k],
+					count ? count[nid][k] : 0);
+}
+
+/**
+ * dnuma_node_unmovable - pending pages of a node that cannot migrate
+ * @nid: the node
+ * @kind: DNUMA_UNMOVABLE_SLAB, _PGTABLE or _OTHER
+ *
+ * Return: how many the last sweep found, at most the node's pending pages.
+ */
+unsigned long dnuma_node_unmovable(int nid, unsigned int kind)
+{
+	long n = atomic_long_read(&dnuma_unmovable[nid][kind]);
+
+	return clamp(n, 0L, atomic_long_read(&dnuma_pending[nid]));
+}
+EXPORT_SYMBOL_GPL(dnuma_node_unmovable);
+
 /* --- Validation --- */
 
 static int dnuma_count_ram(unsigned long start_pfn, unsigned long nr_pages,
@@ -1198,6 +1249,7 @@ static void dnuma_finish(void)
 	dnuma_update_nodes(&nodes);
 	dnuma_nodes_offline();
 	mem_hotplug_done();
+	dnuma_unmovable_set(NULL);
 
 	dnuma_sweep_ms = DNUMA_SWEEP_MIN_MS;
 	ev.nodes = nodes;
@@ -1206,14 +1258,44 @@ static void dnuma_finish(void)
 }
 
 /* What a pass over the sections with pending pages does to each. */
-enum dnuma_pass { DNUMA_SWEEP, DNUMA_DISSOLVE, DNUMA_ORPHANS };
+enum dnuma_pass { DNUMA_SWEEP, DNUMA_DISSOLVE, DNUMA_ORPHANS, DNUMA_CLASSIFY };
+
+/* Count the pending pages of a section that cannot migrate, by node. */
+static void dnuma_classify_section(unsigned long start, int target,
+				   unsigned long (*count)[DNUMA_NR_UNMOVABLE])
+{
+	unsigned long pfn;
+
+	for (pfn = start; pfn < start + PAGES_PER_SECTION; pfn++) {
+		struct page *page = pfn_to_page(pfn);
+		int nid = page_to_nid(page);
+
+		if (nid == target)
+			continue;
+		switch (dnuma_page_kind(page)) {
+		case DNUMA_K_SLAB:
+			count[nid][DNUMA_UNMOVABLE_SLAB]++;
+			break;
+		case DNUMA_K_PGTABLE:
+			count[nid][DNUMA_UNMOVABLE_PGTABLE]++;
+			break;
+		case DNUMA_K_RESERVED:
+		case DNUMA_K_OTHER:
+			count[nid][DNUMA_UNMOVABLE_OTHER]++;
+			break;
+		default:
+			break;
+		}
+	}
+}
 
 /*
  * One pass over each section the map gives a node that still has pages
  * of other nodes.  get_online_mems() held: the map and the sections'
  * online state are stable.  Returns the pages moved.
  */
-static unsigned long dnuma_pass(enum dnuma_pass what, struct zone **from)
+static unsigned long dnuma_pass(enum dnuma_pass what, struct zone **from,
+				unsigned long (*count)[DNUMA_NR_UNMOVABLE])
 {
 	const struct memlayout *ml = dnuma_layout_locked();
 	unsigned long sec, pfn, moved = 0;
@@ -1236,6 +1318,9 @@ static unsigned long dnuma_pass(enum dnuma_pass what, struct zone **from)
 		case DNUMA_ORPHANS:
 			moved += dnuma_migrate_orphans(pfn, target);
 			break;
+		case DNUMA_CLASSIFY:
+			dnuma_classify_section(pfn, target, count);
+			break;
 		}
 		cond_resched();
 	}
@@ -1249,6 +1334,7 @@ static unsigned long dnuma_pass(enum dnuma_pass what, struct zone **from)
  */
 static unsigned long dnuma_sweep_all(bool migrate)
 {
+	unsigned long (*count)[DNUMA_NR_UNMOVABLE];
 	unsigned long moved = 0;
 	struct zone **from;
 
@@ -1259,11 +1345,19 @@ static unsigned long dnuma_sweep_all(bool migrate)
 	if (!from)
 		return 0;
 	get_online_mems();
-	moved += dnuma_pass(DNUMA_SWEEP, from);
+	moved += dnuma_pass(DNUMA_SWEEP, from, NULL);
 	if (migrate && IS_ENABLED(CONFIG_HUGETLB_PAGE))
-		moved += dnuma_pass(DNUMA_DISSOLVE, NULL);
+		moved += dnuma_pass(DNUMA_DISSOLVE, NULL, NULL);
 	if (migrate)
-		moved += dnuma_pass(DNUMA_ORPHANS, NULL);
+		moved += dnuma_pass(DNUMA_ORPHANS, NULL, NULL);
+	/* What is left and cannot migrate, for the reports. */
+	count = migrate ? kcalloc(nr_node_ids, sizeof(*count), GFP_KERNEL)
+			: NULL;
+	if (count) {
+		dnuma_pass(DNUMA_CLASSIFY, NULL, count);
+		dnuma_unmovable_set(count);
+		kfree(count);
+	}
 	put_online_mems();
 	kfree(from);
 	return moved;

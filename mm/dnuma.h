@@ -41,4 +41,12 @@ extern u64 dnuma_irqoff_max_ns;
 
 struct memlayout *dnuma_layout_locked(void);
 
+/* What a pending page is, and so why it has not followed its memory. */
+enum dnuma_kind {
+	DNUMA_K_LRU, DNUMA_K_SLAB, DNUMA_K_PGTABLE, DNUMA_K_HUGETLB,
+	DNUMA_K_FREE, DNUMA_K_RESERVED, DNUMA_K_OTHER, DNUMA_NR_KINDS
+};
+
+enum dnuma_kind dnuma_page_kind(struct page *page);
+
 #endif /* __MM_DNUMA_H */

@@ -142,32 +142,9 @@ static int dnuma_stats_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(dnuma_stats);
 
-/* What a pending page is, and so why it has not followed yet. */
-enum dnuma_kind {
-	DNUMA_K_LRU, DNUMA_K_SLAB, DNUMA_K_PGTABLE, DNUMA_K_HUGETLB,
-	DNUMA_K_FREE, DNUMA_K_RESERVED, DNUMA_K_OTHER, DNUMA_NR_KINDS
-};
-
 static const char *const dnuma_kinds[] = {
 	"lru", "slab", "pagetable", "hugetlb", "free", "reserved", "other",
 };
-
-static enum dnuma_kind dnuma_page_kind(struct page *page)
-{
-	if (PageBuddy(page))
-		return DNUMA_K_FREE;
-	if (PageReserved(page))
-		return DNUMA_K_RESERVED;
-	if (PageSlab(page))
-		return DNUMA_K_SLAB;
-	if (PageTable(page))
-		return DNUMA_K_PGTABLE;
-	if (PageHuge(page))
-		return DNUMA_K_HUGETLB;
-	if (PageLRU(page))
-		return DNUMA_K_LRU;
-	return DNUMA_K_OTHER;
-}
 
 /*
  * What holds a transplant up: per section, how many pages are pending;

@@ -48,7 +48,7 @@
 /* Command buffers kept posted; one is enough for ordering, more hide latency. */
 #define VNUMA_CMD_BUFS		4
 /* Records per node in every completion and report. */
-#define VNUMA_NODE_RECORDS	8
+#define VNUMA_NODE_RECORDS	11
 /* /proc/iomem name of memory we add; the format add_memory_driver_managed() wants. */
 #define VNUMA_RESOURCE_NAME	"System RAM (virtio_numa)"
 
@@ -310,6 +310,26 @@ static void vnuma_read_node(int nid, u64 *present, u64 *managed, u64 *free,
 	*free = min(*free, *managed);
 }
 
+/*
+ * Of the pending pages, those that cannot migrate, by kind.  Each is at
+ * most @pending, which the device checks: the engine's counts lag behind
+ * frees, and @pending was read (and bounded) before them.
+ */
+static void vnuma_add_unmovable(struct virtio_numa_event *ev, u32 node,
+				int nid, u64 pending)
+{
+	static const u16 tags[DNUMA_NR_UNMOVABLE] = {
+		[DNUMA_UNMOVABLE_SLAB] = VIRTIO_NUMA_R_PENDING_SLAB,
+		[DNUMA_UNMOVABLE_PGTABLE] = VIRTIO_NUMA_R_PENDING_PGTABLE,
+		[DNUMA_UNMOVABLE_OTHER] = VIRTIO_NUMA_R_PENDING_OTHER,
+	};
+	unsigned int k;
+
+	for (k = 0; k < DNUMA_NR_UNMOVABLE; k++)
+		vnuma_event_add(ev, tags[k], node,
+				min_t(u64, pending, dnuma_node_unmovable(nid, k)));
+}
+
 /* Per-node accounting records, host node ids. */
 static void vnuma_add_node_records(struct virtio_numa *vn,
 				   struct virtio_numa_event *ev, int nid)
@@ -338,6 +358,7 @@ static void vnuma_add_node_records(struct virtio_numa *vn,
 			dnuma_node_transplanted(nid));
 	vnuma_event_add(ev, VIRTIO_NUMA_R_CPUS, node,
 			cpumask_weight(cpumask_of_node(nid)));
+	vnuma_add_unmovable(ev, node, nid, pending);
 }
 
 /* An event buffer is ours again: free it, or keep it if it is the reserve. */

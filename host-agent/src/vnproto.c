@@ -178,6 +178,8 @@ int vn_decode_node_add_ids(struct json_object *ret, size_t nr_cpus,
 static int decode_node(struct json_object *o, struct vn_node *n,
 		       struct vn_err *err)
 {
+	bool has;
+
 	if (jx_u32(o, "node", &n->node, err) ||
 	    jx_u32(o, "guest-node", &n->guest_node, err) ||
 	    jx_bool(o, "possible", &n->possible, err) ||
@@ -191,6 +193,13 @@ static int decode_node(struct json_object *o, struct vn_node *n,
 	    jx_u64(o, "pending-pages", UINT64_MAX, &n->pending_pages, err) ||
 	    jx_u64(o, "transplanted-pages", UINT64_MAX,
 		   &n->transplanted_pages, err) ||
+	    /* Not in reports of devices older than the three. */
+	    jx_opt_u64(o, "pending-slab-pages", n->pending_pages, &has,
+		       &n->pending_slab_pages, err) ||
+	    jx_opt_u64(o, "pending-pagetable-pages", n->pending_pages, &has,
+		       &n->pending_pagetable_pages, err) ||
+	    jx_opt_u64(o, "pending-other-pages", n->pending_pages, &has,
+		       &n->pending_other_pages, err) ||
 	    jx_u64(o, "cpus", UINT64_MAX, &n->cpus, err))
 		return -1;
 	return 0;
@@ -552,6 +561,12 @@ static struct json_object *node_to_json(const struct vn_node *n)
 	json_object_object_add(o, "pending-pages", new_u64(n->pending_pages));
 	json_object_object_add(o, "transplanted-pages",
 			       new_u64(n->transplanted_pages));
+	json_object_object_add(o, "pending-slab-pages",
+			       new_u64(n->pending_slab_pages));
+	json_object_object_add(o, "pending-pagetable-pages",
+			       new_u64(n->pending_pagetable_pages));
+	json_object_object_add(o, "pending-other-pages",
+			       new_u64(n->pending_other_pages));
 	json_object_object_add(o, "cpus", new_u64(n->cpus));
 	return o;
 }

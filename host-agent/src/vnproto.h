@@ -35,6 +35,10 @@ struct vn_node {
 	uint64_t free_pages;
 	uint64_t pending_pages;
 	uint64_t transplanted_pages;
+	/* Of the pending pages, those that cannot migrate (0 if unknown). */
+	uint64_t pending_slab_pages;
+	uint64_t pending_pagetable_pages;
+	uint64_t pending_other_pages;
 	uint64_t cpus;
 };
 

@@ -71,7 +71,8 @@ static void test_args(void)
 	"\"added\":true,\"present-pages\":131072,"			\
 	"\"managed-pages\":131072,\"free-pages\":131000,"		\
 	"\"pending-pages\":512,\"transplanted-pages\":18446744073709551615,"\
-	"\"cpus\":0}"
+	"\"pending-slab-pages\":100,\"pending-pagetable-pages\":7,"	\
+	"\"pending-other-pages\":512,\"cpus\":0}"
 #define CMDS "[{\"command-id\":1,\"type\":\"report\","			\
 	"\"state\":\"done\","						\
 	"\"status\":\"ok\",\"detail\":0},{\"command-id\":2,"		\
@@ -123,7 +124,14 @@ static void test_decode_query(void)
 		CHECK(n->added && !n->with_cpus && n->online);
 		CHECK_U64(n->pending_pages, 512);
 		CHECK_U64(n->transplanted_pages, UINT64_MAX);
+		CHECK_U64(n->pending_slab_pages, 100);
+		CHECK_U64(n->pending_pagetable_pages, 7);
+		CHECK_U64(n->pending_other_pages, 512);
 	}
+	/* A device that does not report them: 0. */
+	n = vn_info_node(&info, 0);
+	if (CHECK(n))
+		CHECK_U64(n->pending_slab_pages + n->pending_other_pages, 0);
 	CHECK(!vn_info_node(&info, 3));
 	CHECK_U64(vn_info_pending(&info), 512);
 	CHECK_U64(vn_pages_bytes(&info, 512), 2 << 20);
@@ -228,6 +236,10 @@ static void test_decode_query_bad(void)
 	bad_node("free-pages", "\"lots\"", "nodes[1]: 'free-pages' is not",
 		 __LINE__);
 	bad_node("online", "\"yes\"", "'online' is not a boolean", __LINE__);
+	bad_node("pending-slab-pages", "513",
+		 "'pending-slab-pages' is 513, more than 512", __LINE__);
+	bad_node("pending-other-pages", "-1", "'pending-other-pages' is not",
+		 __LINE__);
 	bad_node("node", "7", "node 7 is not below max-nodes 4", __LINE__);
 	bad_node("node", "-1", "'node' is not an unsigned", __LINE__);
 	bad_node("cpus", "[1]", "'cpus' is not an unsigned", __LINE__);

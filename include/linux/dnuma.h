@@ -28,6 +28,14 @@ struct dnuma_event {
 	nodemask_t nodes;		/* nodes that gained or lost memory */
 };
 
+/* Pending pages that cannot migrate, by kind (dnuma_node_unmovable()). */
+enum {
+	DNUMA_UNMOVABLE_SLAB,
+	DNUMA_UNMOVABLE_PGTABLE,
+	DNUMA_UNMOVABLE_OTHER,
+	DNUMA_NR_UNMOVABLE
+};
+
 /* What a relayout did, for the caller to report. */
 struct dnuma_result {
 	unsigned long moved;	/* free pages transplanted by the commit */
@@ -116,6 +124,7 @@ int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
 		   unsigned int flags, struct dnuma_result *res);
 unsigned long dnuma_node_pending(int nid);
 unsigned long dnuma_node_transplanted(int nid);
+unsigned long dnuma_node_unmovable(int nid, unsigned int kind);
 int register_dnuma_notifier(struct notifier_block *nb);
 int unregister_dnuma_notifier(struct notifier_block *nb);
 
@@ -161,6 +170,11 @@ static inline unsigned long dnuma_node_pending(int nid)
 }
 
 static inline unsigned long dnuma_node_transplanted(int nid)
+{
+	return 0;
+}
+
+static inline unsigned long dnuma_node_unmovable(int nid, unsigned int kind)
 {
 	return 0;
 }

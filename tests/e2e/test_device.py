@@ -243,6 +243,8 @@ def bogus_events():
         'guest-node-out-of-range': event_bytes([(R['guest-node'], 0, 7)] + node_records(1)),
         'unknown-state-bits': event_bytes([(R['state'], 0, 1 << 20)]),
         'too-many-cpus': event_bytes(node_records(0, cpus=99) + node_records(1)),
+        'unmovable-above-pending': event_bytes(
+            node_records(0) + [(R['pending-slab'], 0, 5)] + node_records(1)),
     }
 
 

@@ -51,8 +51,12 @@ def test_slab_on_node_gaining_normal_memory(boot):
     # Back to node 0; the node keeps only its movable memory.
     assert relayout(g, [(512 * MiB, 128 * MiB, 0)],
                     migrate=True)['status'] == 'ok'
-    wait_settled(g, [(512 * MiB, 128 * MiB, 0)])
-    audit(g)
+    ns = wait_settled(g, [(512 * MiB, 128 * MiB, 0)])
+    # The slab pages allocated there cannot migrate: node 2 keeps them,
+    # pending, and the report says why.
+    slab = re.search(rf'^node {g2} .* slab (\d+)', audit(g), re.M)
+    assert slab and 0 < ns[2]['pending-slab-pages'] <= ns[2]['pending-pages']
+    assert ns[2]['pending-other-pages'] <= ns[2]['pending-pages']
     assert remove_node(g, 2)['status'] == 'ok'
     audit(g)
 

@@ -212,7 +212,7 @@ def test_unbind_during_node_remove(boot):
                     node=2)['command-id']
     # The removal is under way: it waits 20 s for each pinned block.
     deadline = time.monotonic() + 60
-    while g.run('pgrep vnuma-remove')[0]:
+    while g.run('grep -qx vnuma-remove /proc/[0-9]*/comm')[0]:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     dev = g.sh('ls /sys/bus/virtio/drivers/virtio_numa/ | grep virtio').split()[0]

@@ -46,7 +46,8 @@ def timed_reports(g, n, dev='vnuma0'):
 
 EVENT_COMPLETION, EVENT_REPORT = 1, 2
 R = {'state': 1, 'guest-node': 2, 'present': 3, 'managed': 4, 'free': 5,
-     'pending': 6, 'transplanted': 7, 'cpus': 8}
+     'pending': 6, 'transplanted': 7, 'cpus': 8, 'pending-slab': 9,
+     'pending-pgtable': 10, 'pending-other': 11}
 
 
 def event_bytes(records, etype=EVENT_REPORT, cid=0, status=0, field=0,

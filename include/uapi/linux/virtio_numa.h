@@ -149,6 +149,10 @@ struct virtio_numa_cmd_distance_set {
 #define VIRTIO_NUMA_R_PENDING_PAGES		6	/* awaiting transplant */
 #define VIRTIO_NUMA_R_TRANSPLANTED_PAGES	7	/* moved here by relayouts */
 #define VIRTIO_NUMA_R_CPUS			8	/* online CPUs of the node */
+/* Of the pending pages, those that cannot migrate: they move when freed. */
+#define VIRTIO_NUMA_R_PENDING_SLAB		9	/* slab */
+#define VIRTIO_NUMA_R_PENDING_PGTABLE		10	/* page tables */
+#define VIRTIO_NUMA_R_PENDING_OTHER		11	/* other kernel memory */
 
 /* VIRTIO_NUMA_R_STATE bits */
 #define VIRTIO_NUMA_NODE_POSSIBLE		_BITUL(0)

@@ -99,6 +99,7 @@ static const char *const virtio_numa_field_names[] = {
 
 /* Status codes on the wire map one to one onto VirtioNumaStatus. */
 QEMU_BUILD_BUG_ON(VIRTIO_NUMA_S_FAILED != VIRTIO_NUMA_STATUS_FAILED);
+QEMU_BUILD_BUG_ON(VIRTIO_NUMA_NR_TAGS > 16);
 
 static void virtio_numa_record_done(VirtIONuma *vn, const VirtIONumaCmd *cmd,
                                     uint16_t status, uint16_t field,
@@ -195,7 +196,8 @@ static const char *virtio_numa_check_event(VirtIONuma *vn,
     uint16_t nr_node_ids = le16_to_cpu(ev->nr_node_ids);
     uint16_t nr = le16_to_cpu(ev->nr_records);
     uint16_t max_nodes = virtio_numa_max_nodes();
-    uint8_t seen[MAX_NODES] = {};
+    /* One bit per tag: enough of them. */
+    uint16_t seen[MAX_NODES] = {};
     unsigned int i;
 
     if (size != sizeof(*ev) + nr * sizeof(ev->records[0])) {
@@ -275,8 +277,17 @@ static const char *virtio_numa_check_event(VirtIONuma *vn,
 
         /*
          * A relayout moves present pages at once, and managed ones as
-         * they are freed: until then they are the node's pending pages.
+         * they are freed: until then they are the node's pending pages,
+         * of which some cannot migrate (slab, page tables, other).
          */
+        if (v[VIRTIO_NUMA_R_PENDING_SLAB - 1] >
+                v[VIRTIO_NUMA_R_PENDING_PAGES - 1] ||
+            v[VIRTIO_NUMA_R_PENDING_PGTABLE - 1] >
+                v[VIRTIO_NUMA_R_PENDING_PAGES - 1] ||
+            v[VIRTIO_NUMA_R_PENDING_OTHER - 1] >
+                v[VIRTIO_NUMA_R_PENDING_PAGES - 1]) {
+            return "node with more unmovable pending pages than pending";
+        }
         if (v[VIRTIO_NUMA_R_MANAGED_PAGES - 1] >
                 v[VIRTIO_NUMA_R_PRESENT_PAGES - 1] +
                 v[VIRTIO_NUMA_R_PENDING_PAGES - 1] ||
@@ -853,6 +864,9 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
         ni->free_pages = v[VIRTIO_NUMA_R_FREE_PAGES - 1];
         ni->pending_pages = v[VIRTIO_NUMA_R_PENDING_PAGES - 1];
         ni->transplanted_pages = v[VIRTIO_NUMA_R_TRANSPLANTED_PAGES - 1];
+        ni->pending_slab_pages = v[VIRTIO_NUMA_R_PENDING_SLAB - 1];
+        ni->pending_pagetable_pages = v[VIRTIO_NUMA_R_PENDING_PGTABLE - 1];
+        ni->pending_other_pages = v[VIRTIO_NUMA_R_PENDING_OTHER - 1];
         ni->cpus = v[VIRTIO_NUMA_R_CPUS - 1];
         QAPI_LIST_APPEND(ntail, ni);
     }

@@ -27,8 +27,8 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIONuma, VIRTIO_NUMA)
 #define VIRTIO_NUMA_QUEUE_MAX 32
 /* Completed commands kept for query-virtio-numa. */
 #define VIRTIO_NUMA_HISTORY 32
-/* Record tags we keep, VIRTIO_NUMA_R_STATE .. VIRTIO_NUMA_R_CPUS. */
-#define VIRTIO_NUMA_NR_TAGS VIRTIO_NUMA_R_CPUS
+/* Record tags we keep, VIRTIO_NUMA_R_STATE .. VIRTIO_NUMA_R_PENDING_OTHER. */
+#define VIRTIO_NUMA_NR_TAGS VIRTIO_NUMA_R_PENDING_OTHER
 /* The largest event a guest may send. */
 #define VIRTIO_NUMA_EVENT_MAX_SIZE \
     (sizeof(struct virtio_numa_event) + \
