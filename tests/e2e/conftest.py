@@ -46,3 +46,26 @@ def boot(tmp_path):
     if problems:
         pytest.fail('kernel reported problems:\n' + '\n'.join(problems[:20]),
                     pytrace=False)
+
+
+@pytest.fixture
+def figures(request):
+    """figures(text): a measured figure for the log.  Printed in the run's
+    summary, whichever worker ran the test (pytest-xdist's workers' own
+    output never reaches the log)."""
+    def _add(text):
+        request.node.user_properties.append(('figures', text))
+    return _add
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = []
+    for reports in terminalreporter.stats.values():
+        for r in reports:
+            for key, text in getattr(r, 'user_properties', ()):
+                if key == 'figures' and getattr(r, 'when', '') == 'call':
+                    lines.append(f'{r.nodeid.split("::")[-1]}: {text}')
+    if lines:
+        terminalreporter.section('figures')
+        for line in sorted(set(lines)):
+            terminalreporter.write_line(line)

@@ -60,13 +60,12 @@ def test_report_matches_guest(boot, name):
         assert n['pending-pages'] == 0 and n['transplanted-pages'] == 0
 
 
-def test_report_round_trip(boot, capsys):
+def test_report_round_trip(boot, figures):
     g = boot(TOPOLOGIES['two-nodes'])
     times = timed_reports(g, 50)
-    with capsys.disabled():
-        print(f'\nREPORT round trip, QMP command to completion event, '
-              f'{g.accel}, 50 runs: median {statistics.median(times):.2f} ms, '
-              f'min {min(times):.2f} ms, max {max(times):.2f} ms')
+    figures(f'REPORT round trip, QMP command to completion event, '
+            f'{g.accel}, 50 runs: median {statistics.median(times):.2f} ms, '
+            f'min {min(times):.2f} ms, max {max(times):.2f} ms')
     info = g.qmp.cmd('query-virtio-numa')[0]
     assert [c['status'] for c in info['commands']][-32:] == ['ok'] * 32
 

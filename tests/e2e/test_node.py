@@ -127,7 +127,7 @@ def test_node_add_remove(boot):
           f'remove: {t_remove * 1000:.0f} ms (QMP to completion)')
 
 
-def test_node_add_remove_rounds(boot, capsys):
+def test_node_add_remove_rounds(boot, figures):
     """The same node added and removed again and again: the same
     accounting every round, nothing leaks in the guest or in QEMU."""
     g = boot_node_guest(boot)
@@ -158,9 +158,8 @@ def test_node_add_remove_rounds(boot, capsys):
     assert added_nodes(g) == {}
     assert not [o for o in g.qmp.cmd('qom-list', path='/objects')
                 if o['name'].startswith('m')]
-    with capsys.disabled():
-        print(f'\n  {ROUNDS} rounds of node add/remove of 256 MiB: '
-              f'Slab {warm["Slab"]} -> {after["Slab"]} kB')
+    figures(f'{ROUNDS} rounds of node add/remove of 256 MiB: '
+            f'Slab {warm["Slab"]} -> {after["Slab"]} kB')
 
 
 def test_node_remove_pinned(boot):

@@ -99,7 +99,7 @@ def test_relayout_512m_idle(boot):
     assert stop_mem(g, 'h').endswith(' 0 mismatches')
 
 
-def test_relayout_back_and_forth(boot, capsys):
+def test_relayout_back_and_forth(boot, figures):
     """Relayout 256 MiB back and forth while memory on both nodes is
     allocated, freed and verified: no mismatch, exact totals throughout,
     and no drift once the range is back where it began."""
@@ -131,11 +131,10 @@ def test_relayout_back_and_forth(boot, capsys):
             ns[other]['pending-pages'] == base[host]['managed-pages'], \
             (host, ns, base)
     stats = g.read('/sys/kernel/debug/dnuma/stats')
-    with capsys.disabled():
-        print(f'\n{ROUNDS} relayouts of 256 MiB under allocation load, QMP '
-              f'to completion, {g.accel}: median '
-              f'{statistics.median(times):.0f} ms, max {max(times):.0f} ms; '
-              + ', '.join(stats.splitlines()[:6]))
+    figures(f'{ROUNDS} relayouts of 256 MiB under allocation load, QMP '
+            f'to completion, {g.accel}: median '
+            f'{statistics.median(times):.0f} ms, max {max(times):.0f} ms; '
+            + ', '.join(stats.splitlines()[:6]))
 
 
 def test_relayout_into_empty_node(boot):

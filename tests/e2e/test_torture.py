@@ -79,7 +79,7 @@ def stop_loops(g):
     return counts
 
 
-def test_torture(boot, capsys):
+def test_torture(boot, figures):
     append = 'virtio_numa.offline_timeout_ms=2000'
     if FLAVOUR == 'debug':
         append += ' debug_pagealloc=on page_poison=1'
@@ -178,11 +178,10 @@ def test_torture(boot, capsys):
     assert min(counts.values()) > 0, counts
     stat = g.read('/sys/kernel/debug/dnuma/stats')
     irqoff = int(re.search(r'irqoff_max_ns (\d+)', stat).group(1))
-    with capsys.disabled():
-        print(f'\n  torture {SECONDS} s ({FLAVOUR}, {g.accel}): {i} relayouts '
-              f'{stats["relayout"]}, virtio-mem resizes {stats["vmem"]}, '
-              f'node add {stats["node-add"]}, remove {stats["node-remove"]}, '
-              f'guest loops {counts}, memory errors {m.group(1)} soft, '
-              f'{m.group(2)} hard; longest IRQs-off step '
-              f'{irqoff / 1000:.0f} us; audit: '
-              f'{out.strip().splitlines()[-1]}')
+    figures(f'torture {SECONDS} s ({FLAVOUR}, {g.accel}): {i} relayouts '
+            f'{stats["relayout"]}, virtio-mem resizes {stats["vmem"]}, '
+            f'node add {stats["node-add"]}, remove {stats["node-remove"]}, '
+            f'guest loops {counts}, memory errors {m.group(1)} soft, '
+            f'{m.group(2)} hard; longest IRQs-off step '
+            f'{irqoff / 1000:.0f} us; audit: '
+            f'{out.strip().splitlines()[-1]}')

@@ -200,7 +200,7 @@ def start_guest(lv, tmp_path, name, serial, device=True, paused=False,
         time.sleep(0.2)
 
 
-def test_vnumad_migration_relayout(hosts, tmp_path, capsys):
+def test_vnumad_migration_relayout(hosts, tmp_path, figures):
     (src, dsrc), (dst, ddst) = hosts
     serial = str(tmp_path / 'serial-src.log')
     serial_dst = str(tmp_path / 'serial-dst.log')
@@ -279,10 +279,9 @@ def test_vnumad_migration_relayout(hosts, tmp_path, capsys):
     back = wait_nodes(dsrc, 'vm1', lambda n: n.get(1) == boot[1])
     assert back == boot, (back, boot)
     assert stop_mem(Ctl(ctl_src), 'h').endswith(' 0 mismatches')
-    with capsys.disabled():
-        print(f'\nmigration there {secs:.1f} s, back {secs_back:.1f} s; '
-              f'node 1 {boot[1] // MiB} MiB -> {merged.get(1, 0) // MiB} -> '
-              f'{back[1] // MiB} MiB')
+    figures(f'migration there {secs:.1f} s, back {secs_back:.1f} s; '
+            f'node 1 {boot[1] // MiB} MiB -> {merged.get(1, 0) // MiB} -> '
+            f'{back[1] // MiB} MiB')
     src.virsh('destroy', 'vm1')
     for path in (serial, serial_dst):
         problems = log_problems(open(path, errors='replace').read())
