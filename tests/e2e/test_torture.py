@@ -47,11 +47,15 @@ LOOPS = {
     # with EBUSY while pages are pending, or for unmovable pages).
     # Online again as kernel memory (DMA32), where it was: "online" would
     # follow memhp_default_state, movable.
-    # Offlining retries pages that do not migrate until a signal comes (a
-    # page soft offline is busy with, say): give up after 5 s, as
-    # virtio-numa's own removal does.
+    # Offlining retries pages that do not migrate until a signal comes:
+    # give up after 5 s, as virtio-numa's own removal does.  It must: a
+    # soft offline (MADV_SOFT_OFFLINE) holds a reference on its page
+    # while it waits for get_online_mems(), which offline_pages() holds
+    # for writing as it retries that very page.  SIGTERM, not SIGINT: a
+    # background job ignores SIGINT, and offlining never saw it (a
+    # relayout then waited behind it for good, in make stress).
     'offline': 'for b in 3 4 5 6 7; do f=/sys/devices/system/memory/'
-               'memory$b/state; timeout -s INT 5 sh -c "echo offline > $f"; '
+               'memory$b/state; timeout -s TERM 5 sh -c "echo offline > $f"; '
                'echo online_kernel > $f; done',
     'compact': 'echo 1 > /proc/sys/vm/compact_memory; sleep 0.3',
     'hugetlb': 'h=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages; '
