@@ -120,12 +120,19 @@ def test_torture(boot, figures):
         # come back in another kind of zone (ZONE_NORMAL below 4 GiB when
         # its node's DMA32 span no longer reaches it), and one range must
         # be one kind of zone.
-        done = relayout(g, [(b, 128 * MiB, i % 2) for b in BLOCKS],
-                        migrate=rng.random() < 0.2, timeout=300)
+        # A block offlined with a poisoned page in it stays offline for
+        # good, and refuses every command that names it: only blocks
+        # online now are moved, or one such block would end the torture's
+        # relayouts for the rest of the run (it did once: 3710 refusals).
         st = stats['relayout']
+        ranges = [(b, 128 * MiB, i % 2) for b in BLOCKS
+                  if 'online' in g.read('/sys/devices/system/memory/'
+                                        f'memory{b // (128 * MiB)}/state')]
+        done = relayout(g, ranges, migrate=rng.random() < 0.2,
+                        timeout=300) if ranges else {'status': 'skipped'}
         st[done['status']] = st.get(done['status'], 0) + 1
         # Refusals name a reason: blocks offline (addr) or isolated (busy).
-        assert done['status'] in ('ok', 'busy', 'invalid'), done
+        assert done['status'] in ('ok', 'busy', 'invalid', 'skipped'), done
         if i % 3 == 0:
             g.qmp.cmd('qom-set', path='/machine/peripheral/vm0',
                       property='requested-size',
@@ -196,6 +203,10 @@ def test_torture(boot, figures):
                 'compact_migrate_scanned'):
         assert int(vmstat.get(key, 0)) > 0, key
     assert min(counts.values()) > 0, counts
+    # Most relayouts did move memory: refusals are the blocks the offline
+    # loop has offline at that moment, and isolation races.
+    st = stats['relayout']
+    assert 2 * st.get('ok', 0) >= sum(st.values()) - st.get('skipped', 0), st
     stat = g.read('/sys/kernel/debug/dnuma/stats')
     irqoff = int(re.search(r'irqoff_max_ns (\d+)', stat).group(1))
     figures(f'torture {SECONDS} s ({FLAVOUR}, {g.accel}): {i} relayouts '
