@@ -300,6 +300,8 @@ class Guest:
     # is tried once more, with a warning in the run's summary; the first
     # QEMU's output stays (*.first).
     UPSTREAM_BOOT_ABORT = 'iotlb_to_section: Assertion'
+    # What the guest's init says on the console without its port.
+    NO_CTL_PORT = 'port=none'
 
     def boot_went_astray(self):
         """Why this boot hit the upstream race above, or None."""
@@ -310,7 +312,7 @@ class Guest:
                 if self.UPSTREAM_BOOT_ABORT.encode() in f.read():
                     return 'QEMU aborted in iotlb_to_section()'
             return None
-        if 'port=none' in self.console():
+        if self.NO_CTL_PORT in self.console():
             return 'the guest found no control port'
         return None
 
@@ -341,7 +343,7 @@ class Guest:
         self.ctl = Ctl(self.ctl_path, alive=lambda: self.proc.poll() is None)
         if not self.incoming:
             self.wait_console('VNUMA-READY', self.boot_timeout)
-            if 'port=none' in self.console():
+            if self.NO_CTL_PORT in self.console():
                 raise GuestError(f'the guest found no control port; see '
                                  f'{self.serial_log}')
         return self
