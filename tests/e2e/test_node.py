@@ -326,9 +326,13 @@ def test_node_bad_requests(boot):
                                            'unsupported'], more
     with pytest.raises(QMPError, match="'node': node 2 was added already"):
         g.qmp.cmd('virtio-numa-node-add', id='vnuma0', node=2, memdev='ok')
-    # While a node is added, migration is blocked with a clear reason.
-    with pytest.raises(QMPError, match="has nodes added at run time"):
-        g.qmp.cmd('migrate', uri='exec:cat > /dev/null')
+    # The backend's id names it on a migration's destination: bounded.
+    long_id = 'm' + 'x' * 299
+    new_backend(g, long_id, 128)
+    with pytest.raises(QMPError, match="is longer than 255 bytes"):
+        g.qmp.cmd('virtio-numa-node-add', id='vnuma0', node=3,
+                  memdev=long_id)
+    g.qmp.cmd('object-del', id=long_id)
 
     # Guest refusals of commands QEMU would not send (raw bytes).
     cfg_region = added_nodes(g)

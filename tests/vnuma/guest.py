@@ -355,6 +355,14 @@ class Guest:
         except FileNotFoundError:
             return ''
 
+    def stderr_text(self):
+        """What QEMU wrote on stderr (error_report() and the like)."""
+        try:
+            with open(os.path.join(self.dir, 'qemu.stderr'), 'rb') as f:
+                return f.read().decode('utf-8', 'replace')
+        except FileNotFoundError:
+            return ''
+
     def wait_console(self, text, timeout):
         deadline = time.monotonic() + timeout
         while text not in self.console():

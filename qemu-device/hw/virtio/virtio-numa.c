@@ -31,11 +31,13 @@
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-numa.h"
 #include "hw/core/cpu.h"
-#include "migration/blocker.h"
 #include "migration/misc.h"
 #include "migration/vmstate.h"
 #include "system/hostmem.h"
 #include "system/reset.h"
+#include "system/runstate.h"
+
+static const VMStateDescription vmstate_virtio_numa_early;
 
 #define VIRTIO_NUMA_DEFAULT_BLOCK_SIZE (128 * MiB)
 #define VIRTIO_NUMA_QUEUE_SIZE 16
@@ -127,6 +129,22 @@ static void virtio_numa_pop_cmd(VirtIONuma *vn)
     vn->in_flight = false;
     vn->queue_head = (vn->queue_head + 1) % VIRTIO_NUMA_QUEUE_MAX;
     vn->queue_len--;
+}
+
+/*
+ * End every command, in flight or queued, as cancelled: the driver they
+ * were accepted for is gone (the device was reset), or the machine is.
+ * A command in flight may have been carried out in part; its completion
+ * would have gone to the driver that is gone.
+ */
+static void virtio_numa_cancel_all(VirtIONuma *vn)
+{
+    while (vn->queue_len) {
+        virtio_numa_record_done(vn, &vn->queue[vn->queue_head],
+                                VIRTIO_NUMA_STATUS_CANCELLED,
+                                VIRTIO_NUMA_FIELD_NONE, 0);
+        virtio_numa_pop_cmd(vn);
+    }
 }
 
 /* Send the next queued command if the guest has a buffer for it. */
@@ -403,6 +421,19 @@ static VirtIONuma *virtio_numa_find(const char *id, Error **errp)
     return f.found;
 }
 
+/*
+ * Whether the guest was asked to eject the device (device_del): the
+ * request is pending on the proxy that plugged us until the guest lets
+ * go.  No new work is given to a device that is going away.
+ */
+static bool virtio_numa_unplugging(VirtIONuma *vn)
+{
+    Object *parent = OBJECT(vn)->parent;
+
+    return parent && object_dynamic_cast(parent, TYPE_DEVICE) &&
+           DEVICE(parent)->pending_deleted_event;
+}
+
 /* Find the device and check that a command may be queued on it now. */
 static VirtIONuma *virtio_numa_find_for_cmd(const char *id, Error **errp)
 {
@@ -411,9 +442,31 @@ static VirtIONuma *virtio_numa_find_for_cmd(const char *id, Error **errp)
     if (!vn) {
         return NULL;
     }
+    if (runstate_check(RUN_STATE_INMIGRATE)) {
+        error_setg(errp, "virtio-numa '%s' is on the destination of an "
+                   "incoming migration: send commands to the source, or "
+                   "here once the migration has completed", id);
+        return NULL;
+    }
     if (migration_is_running()) {
         error_setg(errp, "virtio-numa '%s' is busy: a migration is running; "
                    "try again after it", id);
+        return NULL;
+    }
+    if (virtio_numa_unplugging(vn)) {
+        error_setg(errp, "virtio-numa '%s' is being unplugged", id);
+        return NULL;
+    }
+    /*
+     * A command is for the driver that is ready now, and ends with it: it
+     * is refused at once when there is none (the guest has not bound one
+     * yet, is suspended, or unbound it), rather than waiting for a driver
+     * that may never come.
+     */
+    if (!(VIRTIO_DEVICE(vn)->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        error_setg(errp, "virtio-numa '%s' has no driver ready in the guest "
+                   "(not bound yet, suspended, or unbound); try again once "
+                   "query-virtio-numa shows driver-ready", id);
         return NULL;
     }
     if (vn->queue_len == VIRTIO_NUMA_QUEUE_MAX) {
@@ -824,6 +877,7 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
     VirtioNumaInfo *info = g_new0(VirtioNumaInfo, 1);
     VirtioNumaNodeInfoList **ntail = &info->nodes;
     VirtioNumaCommandInfoList **ctail = &info->commands;
+    uint32List **etail = &info->expected_nodes;
     unsigned int i;
 
     info->id = g_strdup(virtio_numa_id(vn));
@@ -896,6 +950,11 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
             VIRTIO_NUMA_COMMAND_STATE_SENT : VIRTIO_NUMA_COMMAND_STATE_QUEUED;
 
         QAPI_LIST_APPEND(ctail, virtio_numa_cmd_info(c->id, c->type, st));
+    }
+    for (i = 0; i < MAX_NODES; i++) {
+        if (vn->expected[i]) {
+            QAPI_LIST_APPEND(etail, i);
+        }
     }
     info->ram = virtio_numa_ram();
     return info;
@@ -1033,22 +1092,56 @@ static uint64_t virtio_numa_find_gap(VirtIONuma *vn, uint64_t size,
     return off <= vn->region_size - size ? off : UINT64_MAX;
 }
 
+/*
+ * Take @be for the device: nothing else may map it or delete it, and its
+ * RAM block migrates under the device's path and the backend's id (the
+ * destination registers the backend of the same id there).
+ */
+static void virtio_numa_claim(VirtIONuma *vn, HostMemoryBackend *be)
+{
+    object_ref(OBJECT(be));
+    host_memory_backend_set_mapped(be, true);
+    vmstate_register_ram(host_memory_backend_get_memory(be), DEVICE(vn));
+}
+
+static void virtio_numa_release(VirtIONuma *vn, HostMemoryBackend *be)
+{
+    vmstate_unregister_ram(host_memory_backend_get_memory(be), DEVICE(vn));
+    host_memory_backend_set_mapped(be, false);
+    object_unref(OBJECT(be));
+}
+
 static void virtio_numa_unmap(VirtIONuma *vn, unsigned int node)
 {
     VirtIONumaAdded *a = &vn->added[node];
-    MemoryRegion *mr;
 
     if (!a->memdev) {
         return;
     }
-    mr = host_memory_backend_get_memory(a->memdev);
-    vmstate_unregister_ram(mr, DEVICE(vn));
-    memory_region_del_subregion(vn->mr, mr);
-    host_memory_backend_set_mapped(a->memdev, false);
-    object_unref(OBJECT(a->memdev));
+    memory_region_del_subregion(vn->mr,
+                                host_memory_backend_get_memory(a->memdev));
+    virtio_numa_release(vn, a->memdev);
     memset(a, 0, sizeof(*a));
-    if (!virtio_numa_plugged_size(vn)) {
-        migrate_del_blocker(&vn->migration_blocker);
+}
+
+/* Map @be, claimed already, for @node at offset @off of the region. */
+static void virtio_numa_map_claimed(VirtIONuma *vn, unsigned int node,
+                                    HostMemoryBackend *be, uint64_t off)
+{
+    MemoryRegion *mr = host_memory_backend_get_memory(be);
+    VirtIONumaAdded *a = &vn->added[node];
+
+    a->memdev = be;
+    a->offset = off;
+    a->size = memory_region_size(mr);
+    memory_region_add_subregion(vn->mr, off, mr);
+}
+
+static void virtio_numa_unexpect(VirtIONuma *vn, unsigned int node)
+{
+    if (vn->expected[node]) {
+        virtio_numa_release(vn, vn->expected[node]);
+        vn->expected[node] = NULL;
     }
 }
 
@@ -1059,7 +1152,6 @@ static bool virtio_numa_map(VirtIONuma *vn, unsigned int node,
     MemoryRegion *mr = host_memory_backend_get_memory(be);
     uint64_t size = memory_region_size(mr);
     uint64_t align = MAX(vn->block_size, memory_region_get_alignment(mr));
-    VirtIONumaAdded *a = &vn->added[node];
     uint64_t off;
 
     off = size <= vn->region_size ?
@@ -1071,21 +1163,8 @@ static bool virtio_numa_map(VirtIONuma *vn, unsigned int node,
                    VIRTIO_NUMA_REGION_SIZE_PROP);
         return false;
     }
-    if (!vn->migration_blocker) {
-        error_setg(&vn->migration_blocker, "virtio-numa '%s' has nodes added "
-                   "at run time, which cannot migrate yet",
-                   virtio_numa_id(vn));
-        if (migrate_add_blocker(&vn->migration_blocker, errp) < 0) {
-            return false;
-        }
-    }
-    a->memdev = be;
-    a->offset = off;
-    a->size = size;
-    object_ref(OBJECT(be));
-    host_memory_backend_set_mapped(be, true);
-    memory_region_add_subregion(vn->mr, off, mr);
-    vmstate_register_ram(mr, DEVICE(vn));
+    virtio_numa_claim(vn, be);
+    virtio_numa_map_claimed(vn, node, be, off);
     return true;
 }
 
@@ -1106,6 +1185,13 @@ static HostMemoryBackend *virtio_numa_backend(VirtIONuma *vn,
     if (!be) {
         error_setg(errp, "'memdev': '%s' is not a memory backend object",
                    memdev);
+        return NULL;
+    }
+    /* The id names the backend on a migration's destination. */
+    if (strlen(memdev) >= VIRTIO_NUMA_MEMDEV_ID_MAX) {
+        error_setg(errp, "'memdev': the id of memory backend '%.32s...' is "
+                   "longer than %d bytes", memdev,
+                   VIRTIO_NUMA_MEMDEV_ID_MAX - 1);
         return NULL;
     }
     if (host_memory_backend_is_mapped(be)) {
@@ -1146,6 +1232,11 @@ static bool virtio_numa_check_add_node(VirtIONuma *vn, int64_t node,
     }
     if (vn->added[node].memdev) {
         error_setg(errp, "'node': node %" PRId64 " was added already", node);
+        return false;
+    }
+    if (vn->expected[node]) {
+        error_setg(errp, "'node': node %" PRId64 " is expected from a "
+                   "migration or snapshot (virtio-numa-node-expect)", node);
         return false;
     }
     return true;
@@ -1346,6 +1437,50 @@ VirtioNumaCommandId *qmp_virtio_numa_node_remove(const char *id,
 }
 
 /*
+ * Not a command for the guest: it readies this machine to take node
+ * @node with backend @memdev from a migration stream or snapshot.  RAM's
+ * load setup, which runs before any device state is read, only prepares
+ * RAM blocks registered by then.
+ */
+void qmp_virtio_numa_node_expect(const char *id, int64_t node,
+                                 const char *memdev, Error **errp)
+{
+    VirtIONuma *vn = virtio_numa_find(id, errp);
+    HostMemoryBackend *be;
+
+    if (!vn) {
+        return;
+    }
+    if (migration_is_running()) {
+        error_setg(errp, "virtio-numa '%s' is busy: a migration is running",
+                   id);
+        return;
+    }
+    if (!vn->region_size) {
+        error_setg(errp, "virtio-numa '%s' has no device memory: create it "
+                   "with '%s'", id, VIRTIO_NUMA_REGION_SIZE_PROP);
+        return;
+    }
+    if (!memdev) {
+        if (node >= 0 && node < MAX_NODES && vn->expected[node]) {
+            virtio_numa_unexpect(vn, node);
+            return;
+        }
+        error_setg(errp, "'node': node %" PRId64 " is not expected", node);
+        return;
+    }
+    if (!virtio_numa_check_add_node(vn, node, errp)) {
+        return;
+    }
+    be = virtio_numa_backend(vn, memdev, errp);
+    if (!be) {
+        return;
+    }
+    virtio_numa_claim(vn, be);
+    vn->expected[node] = be;
+}
+
+/*
  * A command ended.  The guest took no memory of a NODE_ADD that did not
  * complete OK, and gave back a node's memory when NODE_REMOVE did: only
  * then is the backend unmapped.  A PARTIAL or FAILED removal leaves it.
@@ -1381,24 +1516,56 @@ static void virtio_numa_cmd_ended(VirtIONuma *vn, const VirtIONumaCmd *cmd,
 
 /*
  * The machine resets: the guest that used added nodes is gone, and the
- * next one boots with the nodes it had at boot.  Commands still queued
- * were meant for the old guest.
+ * next one boots with the nodes it had at boot and no driver yet.
+ * Commands still queued were meant for the old guest; its report and the
+ * report interval it was given describe a guest that no longer exists.
+ * A wake-up from suspend to RAM is not such a reset: the guest and its
+ * memory live on, and its driver restores itself.
  */
-static void virtio_numa_system_reset(void *opaque)
+static void virtio_numa_system_reset_hold(Object *obj, ResetType type)
 {
-    VirtIONuma *vn = opaque;
+    VirtIONuma *vn = VIRTIO_NUMA_SYSTEM_RESET(obj)->vn;
     unsigned int i;
 
-    while (vn->queue_len) {
-        virtio_numa_record_done(vn, &vn->queue[vn->queue_head],
-                                VIRTIO_NUMA_STATUS_CANCELLED,
-                                VIRTIO_NUMA_FIELD_NONE, 0);
-        virtio_numa_pop_cmd(vn);
+    if (type == RESET_TYPE_WAKEUP) {
+        return;
     }
+    virtio_numa_cancel_all(vn);
     for (i = 0; i < MAX_NODES; i++) {
         virtio_numa_unmap(vn, i);
     }
+    vn->report_interval_ms = 0;
+    vn->reports = 0;
+    vn->report_seq = 0;
+    vn->page_shift = 0;
+    vn->guest_nr_node_ids = 0;
+    memset(&vn->report, 0, sizeof(vn->report));
 }
+
+static ResettableState *virtio_numa_system_reset_get_state(Object *obj)
+{
+    return &VIRTIO_NUMA_SYSTEM_RESET(obj)->reset_state;
+}
+
+static void virtio_numa_system_reset_class_init(ObjectClass *klass,
+                                                void *data)
+{
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    rc->get_state = virtio_numa_system_reset_get_state;
+    rc->phases.hold = virtio_numa_system_reset_hold;
+}
+
+static const TypeInfo virtio_numa_system_reset_info = {
+    .name = TYPE_VIRTIO_NUMA_SYSTEM_RESET,
+    .parent = TYPE_OBJECT,
+    .instance_size = sizeof(VirtIONumaSystemReset),
+    .class_init = virtio_numa_system_reset_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { TYPE_RESETTABLE_INTERFACE },
+        { }
+    },
+};
 
 /* --- virtio --- */
 
@@ -1438,19 +1605,18 @@ static void virtio_numa_set_status(VirtIODevice *vdev, uint8_t status)
 }
 
 /*
- * The guest reset the device: a command in flight will never be answered.
- * It ends as cancelled; queued ones wait for the next driver.
+ * The device is reset: by the guest when a driver binds, unbinds or
+ * suspends, and as part of a machine reset.  Commands in flight or queued
+ * end as cancelled with the driver they were for (a new driver starts
+ * with nothing to do), and the report interval was that driver's.  Added
+ * nodes stay mapped: the guest may still be using their memory.
  */
 static void virtio_numa_reset(VirtIODevice *vdev)
 {
     VirtIONuma *vn = VIRTIO_NUMA(vdev);
 
-    if (vn->in_flight) {
-        virtio_numa_record_done(vn, &vn->queue[vn->queue_head],
-                                VIRTIO_NUMA_STATUS_CANCELLED,
-                                VIRTIO_NUMA_FIELD_NONE, 0);
-        virtio_numa_pop_cmd(vn);
-    }
+    virtio_numa_cancel_all(vn);
+    vn->report_interval_ms = 0;
 }
 
 static void virtio_numa_device_realize(DeviceState *dev, Error **errp)
@@ -1485,15 +1651,32 @@ static void virtio_numa_device_realize(DeviceState *dev, Error **errp)
                                   virtio_numa_handle_cmd);
     vn->event_vq = virtio_add_queue(vdev, VIRTIO_NUMA_QUEUE_SIZE,
                                     virtio_numa_handle_event);
-    qemu_register_reset(virtio_numa_system_reset, vn);
+    vmstate_register_any(VMSTATE_IF(vn), &vmstate_virtio_numa_early, vn);
+    vn->system_reset = VIRTIO_NUMA_SYSTEM_RESET(
+        object_new(TYPE_VIRTIO_NUMA_SYSTEM_RESET));
+    vn->system_reset->vn = vn;
+    qemu_register_resettable(OBJECT(vn->system_reset));
 }
 
 static void virtio_numa_device_unrealize(DeviceState *dev)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIONuma *vn = VIRTIO_NUMA(dev);
+    unsigned int i;
 
-    qemu_unregister_reset(virtio_numa_system_reset, vn);
+    qemu_unregister_resettable(OBJECT(vn->system_reset));
+    object_unref(OBJECT(vn->system_reset));
+    vmstate_unregister(VMSTATE_IF(vn), &vmstate_virtio_numa_early, vn);
+    /*
+     * The guest let the device go (or it never had a driver): commands
+     * end, and added nodes, which only an ejected-without-remove guest
+     * could still hold, are unmapped so their backends can go.
+     */
+    virtio_numa_cancel_all(vn);
+    for (i = 0; i < MAX_NODES; i++) {
+        virtio_numa_unmap(vn, i);
+        virtio_numa_unexpect(vn, i);
+    }
     virtio_delete_queue(vn->cmd_vq);
     virtio_delete_queue(vn->event_vq);
     virtio_cleanup(vdev);
@@ -1532,6 +1715,245 @@ static int virtio_numa_post_load(void *opaque, int version_id)
     }
     return 0;
 }
+
+/* --- Added nodes, migrated ahead of RAM --- */
+
+static int virtio_numa_pre_save_early(void *opaque)
+{
+    VirtIONuma *vn = opaque;
+    unsigned int i;
+
+    vn->mig_nr_nodes = 0;
+    for (i = 0; i < MAX_NODES; i++) {
+        const VirtIONumaAdded *a = &vn->added[i];
+        VirtIONumaMigNode *m;
+
+        if (!a->memdev) {
+            continue;
+        }
+        m = &vn->mig_nodes[vn->mig_nr_nodes++];
+        memset(m, 0, sizeof(*m));
+        m->node = i;
+        m->offset = a->offset;
+        m->size = a->size;
+        /* virtio_numa_backend() refused longer ids. */
+        pstrcpy((char *)m->memdev, sizeof(m->memdev),
+                object_get_canonical_path_component(OBJECT(a->memdev)));
+    }
+    return 0;
+}
+
+static bool virtio_numa_mig_nr_ok(void *opaque, int version_id)
+{
+    return ((VirtIONuma *)opaque)->mig_nr_nodes <= MAX_NODES;
+}
+
+/*
+ * The backend named by the source for added node @m, if RAM's load setup
+ * has seen its RAM block: one management expected for that node, or one
+ * mapped here already (a snapshot loaded over a running machine).
+ */
+static HostMemoryBackend *virtio_numa_mig_backend(VirtIONuma *vn,
+                                                  const VirtIONumaMigNode *m,
+                                                  Error **errp)
+{
+    const char *memdev = (const char *)m->memdev;
+    unsigned int i;
+
+    for (i = 0; i < MAX_NODES; i++) {
+        HostMemoryBackend *be = vn->expected[i] ? vn->expected[i] :
+                                vn->added[i].memdev;
+
+        if (!be ||
+            strcmp(object_get_canonical_path_component(OBJECT(be)), memdev)) {
+            continue;
+        }
+        if (vn->expected[i] && i != m->node) {
+            error_setg(errp, "memory backend '%s' was expected for node %u",
+                       memdev, i);
+            return NULL;
+        }
+        return be;
+    }
+    error_setg(errp, "memory backend '%s' was not expected: create it and "
+               "run virtio-numa-node-expect before the migration or "
+               "snapshot-load", memdev);
+    return NULL;
+}
+
+/*
+ * One added node from the source (@m, the @nr-th): a node we may add, a
+ * place in the region that no other of the source's nodes takes, and a
+ * backend of that id and size made ready for it.  Returns the backend,
+ * or NULL with @errp set.
+ */
+static HostMemoryBackend *virtio_numa_check_mig_node(VirtIONuma *vn,
+                                                     unsigned int nr,
+                                                     Error **errp)
+{
+    const VirtIONumaMigNode *m = &vn->mig_nodes[nr];
+    HostMemoryBackend *be;
+    uint64_t size;
+    unsigned int i;
+
+    if (!memchr(m->memdev, 0, sizeof(m->memdev))) {
+        error_setg(errp, "its backend's id is not terminated");
+        return NULL;
+    }
+    if (m->node >= virtio_numa_max_nodes() ||
+        MACHINE(qdev_get_machine())->numa_state->nodes[m->node].node_mem) {
+        error_setg(errp, "not a node this machine can add (it has %u -numa "
+                   "nodes)", virtio_numa_max_nodes());
+        return NULL;
+    }
+    if (!m->size || !QEMU_IS_ALIGNED(m->offset | m->size, vn->block_size) ||
+        m->offset > vn->region_size || m->size > vn->region_size - m->offset) {
+        error_setg(errp, "[0x%" PRIx64 ", +0x%" PRIx64 ") does not fit the "
+                   "region of 0x%" PRIx64 " bytes here ('%s')", m->offset,
+                   m->size, vn->region_size, VIRTIO_NUMA_REGION_SIZE_PROP);
+        return NULL;
+    }
+    for (i = 0; i < nr; i++) {
+        const VirtIONumaMigNode *o = &vn->mig_nodes[i];
+
+        if (o->node == m->node) {
+            error_setg(errp, "sent twice");
+            return NULL;
+        }
+        if (!strcmp((const char *)o->memdev, (const char *)m->memdev)) {
+            error_setg(errp, "its memory backend '%s' is node %u's too",
+                       (const char *)m->memdev, o->node);
+            return NULL;
+        }
+        if (m->offset < o->offset + o->size &&
+            o->offset < m->offset + m->size) {
+            error_setg(errp, "overlaps node %u in the region", o->node);
+            return NULL;
+        }
+    }
+    be = virtio_numa_mig_backend(vn, m, errp);
+    if (!be) {
+        return NULL;
+    }
+    size = memory_region_size(host_memory_backend_get_memory(be));
+    if (size != m->size) {
+        error_setg(errp, "memory backend '%s' has 0x%" PRIx64 " bytes here, "
+                   "0x%" PRIx64 " on the source", (const char *)m->memdev,
+                   size, m->size);
+        return NULL;
+    }
+    return be;
+}
+
+/*
+ * The source's added nodes arrive before any RAM, after RAM's load
+ * setup: map the backends management made ready here under the same ids
+ * (expected, or mapped already), at the same places.  Everything is
+ * checked before anything changes; a mismatch fails the migration,
+ * naming the node and what differs.
+ */
+static int virtio_numa_post_load_early(void *opaque, int version_id)
+{
+    VirtIONuma *vn = opaque;
+    HostMemoryBackend *be[MAX_NODES];
+    Error *err = NULL;
+    unsigned int i, j;
+
+    if (vn->mig_nr_nodes && !vn->region_size) {
+        error_report("virtio-numa '%s': the source has %u nodes added, and "
+                     "this device has no '%s'", virtio_numa_id(vn),
+                     vn->mig_nr_nodes, VIRTIO_NUMA_REGION_SIZE_PROP);
+        return -EINVAL;
+    }
+    for (i = 0; i < vn->mig_nr_nodes; i++) {
+        be[i] = virtio_numa_check_mig_node(vn, i, &err);
+        if (!be[i]) {
+            error_reportf_err(err, "virtio-numa '%s': cannot take node %u "
+                              "added on the migration source: ",
+                              virtio_numa_id(vn), vn->mig_nodes[i].node);
+            return -EINVAL;
+        }
+    }
+    for (i = 0; i < MAX_NODES; i++) {
+        for (j = 0; vn->expected[i] && j < vn->mig_nr_nodes; j++) {
+            if (vn->mig_nodes[j].node == i) {
+                break;
+            }
+        }
+        if (vn->expected[i] && j == vn->mig_nr_nodes) {
+            error_report("virtio-numa '%s': node %u was expected, and the "
+                         "migration source has not added it",
+                         virtio_numa_id(vn), i);
+            return -EINVAL;
+        }
+    }
+
+    /*
+     * The expected backends, claimed already, become added nodes; of the
+     * nodes mapped here, those whose backend the source names too keep
+     * their claim (their RAM blocks stay registered).
+     */
+    for (i = 0; i < MAX_NODES; i++) {
+        HostMemoryBackend *old = vn->added[i].memdev;
+
+        vn->expected[i] = NULL;
+        if (!old) {
+            continue;
+        }
+        memory_region_del_subregion(vn->mr,
+                                    host_memory_backend_get_memory(old));
+        for (j = 0; j < vn->mig_nr_nodes && be[j] != old; j++) {
+            /* look for it */
+        }
+        if (j == vn->mig_nr_nodes) {
+            virtio_numa_release(vn, old);
+        }
+        memset(&vn->added[i], 0, sizeof(vn->added[i]));
+    }
+    for (i = 0; i < vn->mig_nr_nodes; i++) {
+        virtio_numa_map_claimed(vn, vn->mig_nodes[i].node, be[i],
+                                vn->mig_nodes[i].offset);
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_virtio_numa_mig_node = {
+    .name = "virtio-numa-node",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(node, VirtIONumaMigNode),
+        VMSTATE_UINT64(offset, VirtIONumaMigNode),
+        VMSTATE_UINT64(size, VirtIONumaMigNode),
+        VMSTATE_BUFFER(memdev, VirtIONumaMigNode),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * Sent in the setup phase, and ahead of RAM's own setup (the priority):
+ * the destination must have mapped the backends before RAM migration
+ * names their RAM blocks.  No command can change them meanwhile: they
+ * are refused while a migration runs.
+ */
+static const VMStateDescription vmstate_virtio_numa_early = {
+    .name = "virtio-numa-early",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .early_setup = true,
+    .priority = MIG_PRI_VIRTIO_MEM,
+    .pre_save = virtio_numa_pre_save_early,
+    .post_load = virtio_numa_post_load_early,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(mig_nr_nodes, VirtIONuma),
+        VMSTATE_VALIDATE("added nodes at most MAX_NODES",
+                         virtio_numa_mig_nr_ok),
+        VMSTATE_STRUCT_VARRAY_UINT32(mig_nodes, VirtIONuma, mig_nr_nodes, 1,
+                                     vmstate_virtio_numa_mig_node,
+                                     VirtIONumaMigNode),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 static const VMStateDescription vmstate_virtio_numa_cmd = {
     .name = "virtio-numa-cmd",
@@ -1636,6 +2058,7 @@ static const TypeInfo virtio_numa_type_info = {
 static void virtio_numa_register_types(void)
 {
     type_register_static(&virtio_numa_type_info);
+    type_register_static(&virtio_numa_system_reset_info);
 }
 
 type_init(virtio_numa_register_types)

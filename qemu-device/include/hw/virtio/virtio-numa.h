@@ -12,11 +12,14 @@
 #include "qapi/qapi-types-machine.h"
 #include "system/hostmem.h"
 #include "system/numa.h"
+#include "hw/resettable.h"
 #include "qom/object.h"
 
 #define TYPE_VIRTIO_NUMA "virtio-numa"
+#define TYPE_VIRTIO_NUMA_SYSTEM_RESET "virtio-numa-system-reset"
 
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIONuma, VIRTIO_NUMA)
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIONumaSystemReset, VIRTIO_NUMA_SYSTEM_RESET)
 
 #define VIRTIO_NUMA_BLOCK_SIZE_PROP "block-size"
 #define VIRTIO_NUMA_ALLOW_INJECT_PROP "x-allow-inject"
@@ -63,11 +66,38 @@ typedef struct VirtIONumaAdded {
     uint64_t size;
 } VirtIONumaAdded;
 
+/* The longest backend id an added node may have: it migrates. */
+#define VIRTIO_NUMA_MEMDEV_ID_MAX 256
+
+/*
+ * An added node as it migrates, ahead of RAM: the destination maps the
+ * backend of the same id (which management created there) at the same
+ * place before RAM migration names its RAM block.
+ */
+typedef struct VirtIONumaMigNode {
+    uint32_t node;
+    uint64_t offset;
+    uint64_t size;
+    uint8_t memdev[VIRTIO_NUMA_MEMDEV_ID_MAX];  /* NUL-terminated */
+} VirtIONumaMigNode;
+
 /* A guest report: per host node, its records by tag. */
 typedef struct VirtIONumaReport {
     bool reported[MAX_NODES];
     uint64_t values[MAX_NODES][VIRTIO_NUMA_NR_TAGS];
 } VirtIONumaReport;
+
+/*
+ * The machine's reset, apart from the device's own (which the guest does
+ * too, when a driver binds or unbinds): it knows the reset type, and a
+ * wake-up from suspend to RAM keeps everything (the guest's RAM, and so
+ * its added nodes, survive it).
+ */
+struct VirtIONumaSystemReset {
+    Object parent;
+    ResettableState reset_state;
+    VirtIONuma *vn;
+};
 
 struct VirtIONuma {
     VirtIODevice parent_obj;
@@ -84,13 +114,21 @@ struct VirtIONuma {
     /*
      * Device memory: a container of region_size bytes the machine maps at
      * @addr; added nodes' backends are mapped into it.  Created on first
-     * use, which comes before realize (memory device pre-plug).  While a
-     * node is added, migration is blocked: the destination would need the
-     * same backends mapped before the RAM arrives.
+     * use, which comes before realize (memory device pre-plug).
      */
     MemoryRegion *mr;
     VirtIONumaAdded added[MAX_NODES];
-    Error *migration_blocker;
+    /*
+     * Backends management said will arrive as added nodes
+     * (virtio-numa-node-expect): their RAM blocks are registered for
+     * migration before the incoming stream starts, as RAM's load setup
+     * needs, and the early section maps them.
+     */
+    HostMemoryBackend *expected[MAX_NODES];
+    /* @added as it migrates, in the early section (before RAM). */
+    uint32_t mig_nr_nodes;
+    VirtIONumaMigNode mig_nodes[MAX_NODES];
+    VirtIONumaSystemReset *system_reset;
 
     /*
      * Migrated state.  queue[queue_head] is in flight when @in_flight;
