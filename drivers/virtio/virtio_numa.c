@@ -127,6 +127,21 @@ static u32 *vnuma_spare_host;
 static DEFINE_MUTEX(vnuma_spare_lock);
 
 /*
+ * Nodes whose driver instance went away (its device unbound) with their
+ * memory still in the guest, online and maybe in use: per guest node,
+ * what NODE_ADD had added.  The device keeps the memory mapped and, once
+ * a driver is ready again, sends NODE_ADD with PRESENT for it; that
+ * driver takes the node over from here (vnuma_take_over()) and can then
+ * remove it.  Under vnuma_spare_lock.
+ *
+ * The module holds a reference on itself for each node added, by a
+ * driver instance or left here: only its code can give the memory back
+ * (and its resource name is the module's), so it is not unloaded while
+ * any is in the guest.
+ */
+static struct vnuma_added *vnuma_left;
+
+/*
  * Tests of the device's validation need a hostile driver: with this set,
  * debugfs virtio_numa/<device>/inject_event sends raw events (hex).
  */
@@ -615,6 +630,34 @@ static unsigned long vnuma_nr_blocks(u64 size)
 }
 
 /*
+ * NODE_ADD with PRESENT for guest node @nid: the device kept the memory
+ * mapped while no driver was ready.  If this driver has it (a reset while
+ * it was suspended) or an earlier one left it (vnuma_free_state()), it is
+ * ours; otherwise the memory is not in the guest (a new kernel) and is
+ * added as usual.  Returns whether the command is answered.
+ */
+static bool vnuma_take_over(struct virtio_numa *vn, int nid)
+{
+	u64 addr = vn->cmd.add.addr, size = vn->cmd.add.size;
+	struct vnuma_added *a = &vn->added[nid], *l = &vnuma_left[nid];
+
+	lockdep_assert_held(&vnuma_spare_lock);
+	if (a->size && a->addr == addr && a->size == size) {
+		vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
+		return true;
+	}
+	if (a->size || !l->size || l->addr != addr || l->size != size)
+		return false;
+	*a = *l;
+	memset(l, 0, sizeof(*l));
+	dev_info(&vn->vdev->dev,
+		 "node add %llu: took over node %d, %llu MiB at 0x%llx\n",
+		 vn->cmd.id, nid, size >> 20, addr);
+	vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
+	return true;
+}
+
+/*
  * NODE_ADD: the device mapped memory at [addr, addr + size) of its region
  * (checked by the parser) for host node @node.  The node must be one the
  * guest can have and must have no memory yet: a node with boot memory is
@@ -639,6 +682,9 @@ static void __vnuma_cmd_node_add(struct virtio_numa *vn)
 			     "host node has no possible node here (no spare node)");
 		return;
 	}
+	if ((vn->cmd.flags & VIRTIO_NUMA_NODE_ADD_F_PRESENT) &&
+	    vnuma_take_over(vn, nid))
+		return;
 	a = &vn->added[nid];
 	if (a->size || node_state(nid, N_MEMORY)) {
 		vnuma_refuse(vn, VIRTIO_NUMA_FIELD_NODE, EEXIST,
@@ -676,6 +722,8 @@ static void __vnuma_cmd_node_add(struct virtio_numa *vn)
 		goto err;
 	}
 	bitmap_fill(a->present, vnuma_nr_blocks(size));
+	/* Dropped when the node's memory is removed (vnuma_cmd_node_remove). */
+	__module_get(THIS_MODULE);
 	if (spare)
 		vnuma_spare_host[nid] = vn->cmd.add.node;
 	a->addr = addr;
@@ -912,6 +960,7 @@ static void vnuma_cmd_node_remove(struct virtio_numa *vn)
 	bitmap_free(a->present);
 	kfree_const(a->res_name);
 	memset(a, 0, sizeof(*a));
+	module_put(THIS_MODULE);
 	vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
 }
 
@@ -1349,21 +1398,29 @@ static int vnuma_alloc_state(struct virtio_numa *vn)
 
 /*
  * Memory NODE_ADD added stays in the guest when the driver goes: it is the
- * guest's RAM now, and the device keeps it mapped.  A driver bound later
- * does not know it as its own.
+ * guest's RAM now, and the device keeps it mapped.  It is left for the
+ * driver bound next, which the device tells about it.
  */
 static void vnuma_free_state(struct virtio_numa *vn)
 {
 	int nid;
 
+	mutex_lock(&vnuma_spare_lock);
 	for (nid = 0; vn->added && nid < nr_node_ids; nid++) {
-		if (!vn->added[nid].size)
+		struct vnuma_added *a = &vn->added[nid];
+
+		if (!a->size)
 			continue;
-		dev_warn(&vn->vdev->dev,
-			 "node %d keeps %llu MiB added at 0x%llx\n", nid,
-			 vn->added[nid].size >> 20, vn->added[nid].addr);
-		bitmap_free(vn->added[nid].present);
+		dev_info(&vn->vdev->dev,
+			 "node %d keeps %llu MiB added at 0x%llx, for the next driver\n",
+			 nid, a->size >> 20, a->addr);
+		/* A node with memory was added by one driver instance only. */
+		if (WARN_ON_ONCE(vnuma_left[nid].size))
+			bitmap_free(a->present);
+		else
+			vnuma_left[nid] = *a;
 	}
+	mutex_unlock(&vnuma_spare_lock);
 	kfree(vn->added);
 	kfree(vn->home_node);
 	kfree(vn->reserve);
@@ -1528,13 +1585,19 @@ static int __init virtio_numa_init(void)
 
 	vnuma_spare_host = kmalloc_array(nr_node_ids, sizeof(*vnuma_spare_host),
 					 GFP_KERNEL);
-	if (!vnuma_spare_host)
-		return -ENOMEM;
+	vnuma_left = kcalloc(nr_node_ids, sizeof(*vnuma_left), GFP_KERNEL);
+	if (!vnuma_spare_host || !vnuma_left) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	for (nid = 0; nid < nr_node_ids; nid++)
 		vnuma_spare_host[nid] = U32_MAX;
 	ret = register_virtio_driver(&virtio_numa_driver);
-	if (ret)
-		kfree(vnuma_spare_host);
+	if (!ret)
+		return 0;
+err:
+	kfree(vnuma_left);
+	kfree(vnuma_spare_host);
 	return ret;
 }
 module_init(virtio_numa_init);
@@ -1542,6 +1605,8 @@ module_init(virtio_numa_init);
 static void __exit virtio_numa_exit(void)
 {
 	unregister_virtio_driver(&virtio_numa_driver);
+	/* Empty: each node left holds a reference on the module. */
+	kfree(vnuma_left);
 	kfree(vnuma_spare_host);
 }
 module_exit(virtio_numa_exit);

@@ -103,7 +103,7 @@ static struct vnuma_verdict parse_node_add(const void *p, u16 flags,
 	struct vnuma_verdict v;
 	u64 end;
 
-	if (flags)
+	if (flags & ~VIRTIO_NUMA_NODE_ADD_F_PRESENT)
 		return INVALID(FLAGS);
 	if (a->reserved)
 		return INVALID(RESERVED);

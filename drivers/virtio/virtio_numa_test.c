@@ -174,6 +174,15 @@ static void parse_node_add(struct kunit *test)
 	EXPECT_VERDICT(test, vnuma_parse_cmd(w, len, &lim, cmd), OK, NONE);
 	KUNIT_EXPECT_EQ(test, cmd->add.node, 3U);
 	KUNIT_EXPECT_EQ(test, cmd->add.size, 2 * SZ_BLOCK);
+	KUNIT_EXPECT_EQ(test, cmd->flags, 0);
+
+	/* PRESENT is the one flag NODE_ADD has. */
+	w->h.flags = cpu_to_le16(VIRTIO_NUMA_NODE_ADD_F_PRESENT);
+	EXPECT_VERDICT(test, vnuma_parse_cmd(w, len, &lim, cmd), OK, NONE);
+	KUNIT_EXPECT_EQ(test, cmd->flags, VIRTIO_NUMA_NODE_ADD_F_PRESENT);
+	w->h.flags = cpu_to_le16(2);
+	EXPECT_VERDICT(test, vnuma_parse_cmd(w, len, &lim, cmd), INVALID, FLAGS);
+	w->h.flags = 0;
 
 	/* Well-formed but not negotiated. */
 	nohp.node_hotplug = false;

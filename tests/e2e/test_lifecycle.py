@@ -137,6 +137,67 @@ def test_device_reset_cancels_commands(boot):
     assert stop_mem(g, 'pin').endswith(' 0 mismatches')
 
 
+def present_node_adds(g, after):
+    """The NODE_ADD commands sent since command id @after (the device's
+    own, with PRESENT, when no test sent one), once done: [(id,
+    status)]."""
+    deadline = time.monotonic() + 60
+    while True:
+        cs = [c for c in info(g)['commands']
+              if c['type'] == 'node-add' and c['command-id'] > after]
+        if cs and all(c['state'] == 'done' for c in cs):
+            return [(c['command-id'], c['status']) for c in cs]
+        assert time.monotonic() < deadline, info(g)['commands']
+        time.sleep(0.2)
+
+
+def test_rebound_driver_takes_over_added_node(boot):
+    """The guest's driver goes away and comes back (unbind, bind) while a
+    node it added holds data: the device tells the new driver about the
+    node, which takes it over, so that the node can be removed and its
+    backend deleted.  The module, the only code that can give the memory
+    back, cannot be unloaded while a node is added."""
+    g = boot(TOPO, vnuma=DEVICE)
+    dev = virtio_dev(g)
+    done, _ = add_node(g, 2, 256)
+    assert done['status'] == 'ok', done
+    g2 = guest_node(g, 2)
+    start_mem(g, 'h', f'hold -n {g2} -m 128')
+    binds = []
+    for _ in range(2):
+        binds.append(max(c['command-id'] for c in info(g)['commands']))
+        g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/unbind')
+        assert added_nodes(g) == {2: 256 * MiB}
+        g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/bind')
+        report(g)
+    assert nodes(g)[2]['added'], nodes(g)
+    assert stop_mem(g, 'h').endswith(' 0 mismatches')
+    # Once, the new driver knew nothing of the node: NODE_REMOVE was
+    # refused (invalid, node), and the backend stayed for good.
+    assert remove_node(g, 2)['status'] == 'ok'
+    assert added_nodes(g) == {}
+    g.qmp.cmd('object-del', id='mem-node2')
+    # Each bind: one NODE_ADD with PRESENT from the device, taken over.
+    adds = present_node_adds(g, binds[0])
+    assert [s for _, s in adds] == ['ok', 'ok'], adds
+    assert adds[1][0] > binds[1], (adds, binds)
+    assert g.sh('dmesg').count('took over node') == 2
+
+    # The module is in use while a node is added: delete_module() fails
+    # with EWOULDBLOCK.  Without nodes it goes and comes back.
+    done, _ = add_node(g, 2, 256)
+    assert done['status'] == 'ok', done
+    rc, out = g.run('rmmod virtio_numa 2>&1')
+    assert rc and 'Resource temporarily unavailable' in out, out
+    assert remove_node(g, 2)['status'] == 'ok'
+    g.qmp.cmd('object-del', id='mem-node2')
+    g.sh('rmmod virtio_numa')
+    g.sh('modprobe virtio_numa')
+    done, _ = add_node(g, 2, 256)
+    assert done['status'] == 'ok', done
+    assert remove_node(g, 2)['status'] == 'ok'
+
+
 def test_machine_reset_forgets_guest(boot):
     """A machine reset (QMP system_reset) ends the guest: queued commands
     are cancelled, added nodes unmapped, the report and the interval

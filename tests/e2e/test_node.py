@@ -52,6 +52,22 @@ def test_spare_nodes_from_srat(boot):
     assert online_nodes(g) == '0-1'
 
 
+def test_older_machine_types_keep_their_srat(boot):
+    """A machine type older than the SRAT change keeps the tables its
+    guests were started with (a VM migrated from an older QEMU, or
+    rebooted after it): no entries for empty nodes, unless asked."""
+    g = boot_node_guest(boot, vnuma='id=vnuma0',
+                        extra_args=['-machine', 'pc-q35-9.2'])
+    assert g.qmp.cmd('qom-get', path='/machine',
+                     property='x-srat-empty-nodes') is False
+    # Only the last node, owner of the hotplug range, besides 0 and 1.
+    assert set(g.pxm_to_node()) == {0, 1, 3}
+    g = boot_node_guest(boot, vnuma='id=vnuma0',
+                        extra_args=['-machine',
+                                    'pc-q35-9.2,x-srat-empty-nodes=on'])
+    assert set(g.pxm_to_node()) == {0, 1, 2, 3}
+
+
 def test_node_add_remove(boot):
     """Add node 2 with 512 MiB, vCPU 2 and its distances, use it, remove
     it: the memory is usable at once, data on every node survives, the

@@ -66,6 +66,13 @@ struct virtio_numa_cmd_report_interval {
 #define VIRTIO_NUMA_REPORT_INTERVAL_MIN_MS	100
 #define VIRTIO_NUMA_REPORT_INTERVAL_MAX_MS	3600000
 
+/*
+ * NODE_ADD flags.  PRESENT: the device mapped the memory before this
+ * driver was ready (an earlier driver may have added it and left it in
+ * use): take it over if the guest has it, add it otherwise.
+ */
+#define VIRTIO_NUMA_NODE_ADD_F_PRESENT		_BITUL(0)
+
 struct virtio_numa_cmd_node_add {
 	__le32 node;
 	__le32 reserved;

@@ -1494,6 +1494,14 @@ static void virtio_numa_cmd_ended(VirtIONuma *vn, const VirtIONumaCmd *cmd,
     if (cmd->type == VIRTIO_NUMA_CMD_NODE_ADD && status != VIRTIO_NUMA_S_OK) {
         const struct virtio_numa_cmd_node_add *add = (const void *)(hdr + 1);
 
+        /*
+         * Memory the guest had before: only FAILED says it has none now
+         * (an old driver refuses the flag, and may still use it).
+         */
+        if ((le16_to_cpu(hdr->flags) & VIRTIO_NUMA_NODE_ADD_F_PRESENT) &&
+            status != VIRTIO_NUMA_S_FAILED) {
+            return;
+        }
         node = le32_to_cpu(add->node);
         /* Injected bytes may name a node added by another command. */
         if (node >= MAX_NODES || !vn->added[node].memdev ||
@@ -1597,8 +1605,50 @@ static uint64_t virtio_numa_get_features(VirtIODevice *vdev, uint64_t features,
     return features;
 }
 
+/*
+ * A driver is ready after a reset: the nodes still mapped are the guest's
+ * from before (an earlier driver added them, or a command the reset cut
+ * off), and the new driver must know them to give them back.  Each goes
+ * to it as a NODE_ADD with PRESENT, ahead of anything else.
+ */
+static void virtio_numa_present_nodes(VirtIONuma *vn)
+{
+    unsigned int i;
+
+    if (!virtio_vdev_has_feature(VIRTIO_DEVICE(vn),
+                                 VIRTIO_NUMA_F_NODE_HOTPLUG)) {
+        return;
+    }
+    for (i = 0; i < MAX_NODES; i++) {
+        const VirtIONumaAdded *a = &vn->added[i];
+        struct virtio_numa_cmd_node_add add = {
+            .node = cpu_to_le32(i),
+            .addr = cpu_to_le64(vn->addr + a->offset),
+            .size = cpu_to_le64(a->size),
+        };
+
+        if (!a->memdev) {
+            continue;
+        }
+        /* A reset left the queue empty: room for 32 nodes. */
+        if (vn->queue_len == VIRTIO_NUMA_QUEUE_MAX) {
+            warn_report("virtio-numa '%s': no room to tell the driver about "
+                        "node %u", virtio_numa_id(vn), i);
+            continue;
+        }
+        g_free(virtio_numa_queue(vn, VIRTIO_NUMA_CMD_NODE_ADD,
+                                 VIRTIO_NUMA_NODE_ADD_F_PRESENT, &add,
+                                 sizeof(add)));
+    }
+}
+
 static void virtio_numa_set_status(VirtIODevice *vdev, uint8_t status)
 {
+    /* vdev->status is still the old one. */
+    if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+        !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        virtio_numa_present_nodes(VIRTIO_NUMA(vdev));
+    }
     if (status & VIRTIO_CONFIG_S_DRIVER_OK) {
         virtio_numa_send_next(VIRTIO_NUMA(vdev));
     }
