@@ -230,7 +230,7 @@ class Guest:
     def __init__(self, topo, workdir=None, flavour=None, qemu='vnuma',
                  append='', extra_args=(), boot_timeout=180,
                  vnuma='id=vnuma0', incoming=None, icount=False,
-                 reboot=False):
+                 reboot=False, initrd_extra=()):
         self.topo = topo
         self.flavour = flavour or FLAVOUR
         self.kernel = kernel_path(self.flavour)
@@ -242,6 +242,15 @@ class Guest:
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix='vnuma-')
         os.makedirs(self.dir, exist_ok=True)
+        # More files for the guest: cpio archives unpacked after ours
+        # (the kernel unpacks concatenated archives in order).
+        self.boot_initrd = self.initrd
+        if initrd_extra:
+            self.boot_initrd = os.path.join(self.dir, 'initrd.cpio.gz')
+            with open(self.boot_initrd, 'wb') as out:
+                for p in (self.initrd, *initrd_extra):
+                    with open(p, 'rb') as f:
+                        shutil.copyfileobj(f, out)
         self.serial_log = os.path.join(self.dir, 'serial.log')
         self.qmp_path = os.path.join(self.dir, 'qmp.sock')
         self.ctl_path = os.path.join(self.dir, 'ctl.sock')
@@ -276,7 +285,7 @@ class Guest:
         append = ('console=ttyS0 panic=-1 printk.devkmsg=on '
                   'memhp_default_state=online_movable ' + self.append)
         return [*base_args(self.qemu_bin), *accel, *self.topo.qemu_args(),
-                '-kernel', self.kernel, '-initrd', self.initrd,
+                '-kernel', self.kernel, '-initrd', self.boot_initrd,
                 '-append', append.strip(),
                 *([] if self.reboot else ['-no-reboot']),
                 '-serial', f'file:{self.serial_log}',

@@ -60,3 +60,27 @@ VirtioNumaCommandId *qmp_virtio_numa_node_remove(const char *id,
 {
     return virtio_numa_not_built(errp);
 }
+
+void qmp_virtio_numa_node_expect(const char *id, int64_t node,
+                                 const char *memdev, Error **errp)
+{
+    virtio_numa_not_built(errp);
+}
+
+VirtioNumaCommandId *qmp_virtio_numa_host_move(const char *id,
+                                               VirtioNumaHostRangeList *ranges,
+                                               Error **errp)
+{
+    return virtio_numa_not_built(errp);
+}
+
+void qmp_virtio_numa_cancel(const char *id, uint64_t command_id,
+                            Error **errp)
+{
+    virtio_numa_not_built(errp);
+}
+
+VirtioNumaHostRamRangeList *qmp_query_virtio_numa_host_ram(Error **errp)
+{
+    return virtio_numa_not_built(errp);
+}

@@ -16,6 +16,8 @@
 
 #include "qemu/osdep.h"
 #include "qemu/base64.h"
+#include "qemu/cutils.h"
+#include "qemu/error-report.h"
 #include "qemu/iov.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
@@ -77,6 +79,8 @@ static VirtioNumaCommandType virtio_numa_qapi_type(uint16_t type)
         return VIRTIO_NUMA_COMMAND_TYPE_CPU_ASSIGN;
     case VIRTIO_NUMA_CMD_DISTANCE_SET:
         return VIRTIO_NUMA_COMMAND_TYPE_DISTANCE_SET;
+    case VIRTIO_NUMA_HOST_CMD_MOVE:
+        return VIRTIO_NUMA_COMMAND_TYPE_HOST_MOVE;
     default:
         return VIRTIO_NUMA_COMMAND_TYPE_RAW;
     }
@@ -103,11 +107,30 @@ static const char *const virtio_numa_field_names[] = {
 QEMU_BUILD_BUG_ON(VIRTIO_NUMA_S_FAILED != VIRTIO_NUMA_STATUS_FAILED);
 QEMU_BUILD_BUG_ON(VIRTIO_NUMA_NR_TAGS > 16);
 
+static VirtioNumaHostMove *virtio_numa_host_moved(const VirtIONumaHostMoved *h)
+{
+    VirtioNumaHostMove *hm;
+
+    if (!h->valid) {
+        return NULL;
+    }
+    hm = g_new0(VirtioNumaHostMove, 1);
+    hm->size = h->size;
+    hm->moved = h->moved;
+    hm->on_nodes = h->on_nodes;
+    hm->elsewhere = h->elsewhere;
+    hm->not_resident = h->not_resident;
+    hm->duration_us = h->duration_us;
+    hm->error = h->error;
+    return hm;
+}
+
 static void virtio_numa_record_done(VirtIONuma *vn, const VirtIONumaCmd *cmd,
                                     uint16_t status, uint16_t field,
                                     uint32_t detail)
 {
     g_autofree char *path = object_get_canonical_path(OBJECT(vn));
+    g_autoptr(VirtioNumaHostMove) hm = virtio_numa_host_moved(&cmd->host);
     VirtIONumaDone *d = &vn->done[vn->done_next];
 
     d->id = cmd->id;
@@ -115,12 +138,13 @@ static void virtio_numa_record_done(VirtIONuma *vn, const VirtIONumaCmd *cmd,
     d->status = status;
     d->field = field;
     d->detail = detail;
+    d->host = cmd->host;
     vn->done_next = (vn->done_next + 1) % VIRTIO_NUMA_HISTORY;
     vn->done_count = MIN(vn->done_count + 1, VIRTIO_NUMA_HISTORY);
 
     qapi_event_send_virtio_numa_completion(virtio_numa_id(vn), path, cmd->id,
         virtio_numa_qapi_type(cmd->type), status,
-        virtio_numa_field_names[field], detail);
+        virtio_numa_field_names[field], detail, hm);
 }
 
 /* Retire the command in flight. */
@@ -131,14 +155,42 @@ static void virtio_numa_pop_cmd(VirtIONuma *vn)
     vn->queue_len--;
 }
 
+/* Take the queued command at queue position @i (not in flight) out. */
+static void virtio_numa_unqueue(VirtIONuma *vn, uint32_t i)
+{
+    assert(i < vn->queue_len && !(i == 0 && vn->in_flight));
+    for (; i + 1 < vn->queue_len; i++) {
+        vn->queue[(vn->queue_head + i) % VIRTIO_NUMA_QUEUE_MAX] =
+            vn->queue[(vn->queue_head + i + 1) % VIRTIO_NUMA_QUEUE_MAX];
+    }
+    vn->queue_len--;
+}
+
+/* The queue position of command @id, or -1. */
+static int virtio_numa_queue_pos(VirtIONuma *vn, uint64_t id)
+{
+    uint32_t i;
+
+    for (i = 0; i < vn->queue_len; i++) {
+        if (vn->queue[(vn->queue_head + i) % VIRTIO_NUMA_QUEUE_MAX].id == id) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 /*
  * End every command, in flight or queued, as cancelled: the driver they
  * were accepted for is gone (the device was reset), or the machine is.
  * A command in flight may have been carried out in part; its completion
- * would have gone to the driver that is gone.
+ * would have gone to the driver that is gone.  A relayout's host move
+ * stops; one of virtio-numa-host-move goes on, as it needs no driver.
  */
 static void virtio_numa_cancel_all(VirtIONuma *vn)
 {
+    if (vn->move && vn->move->type != VIRTIO_NUMA_HOST_CMD_MOVE) {
+        virtio_numa_move_cancel(vn->move);
+    }
     while (vn->queue_len) {
         virtio_numa_record_done(vn, &vn->queue[vn->queue_head],
                                 VIRTIO_NUMA_STATUS_CANCELLED,
@@ -155,7 +207,7 @@ static void virtio_numa_send_next(VirtIONuma *vn)
     VirtQueueElement *elem;
     size_t room;
 
-    if (vn->in_flight || !vn->queue_len ||
+    if (vn->in_flight || !vn->queue_len || vn->queue[vn->queue_head].moving ||
         !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
         return;
     }
@@ -434,8 +486,12 @@ static bool virtio_numa_unplugging(VirtIONuma *vn)
            DEVICE(parent)->pending_deleted_event;
 }
 
-/* Find the device and check that a command may be queued on it now. */
-static VirtIONuma *virtio_numa_find_for_cmd(const char *id, Error **errp)
+/*
+ * Find the device and check that the machine lets it take a command now:
+ * the device's state is not about to be replaced by a migration's, nor
+ * taken along by one, and the device stays.
+ */
+static VirtIONuma *virtio_numa_find_stable(const char *id, Error **errp)
 {
     VirtIONuma *vn = virtio_numa_find(id, errp);
 
@@ -455,6 +511,17 @@ static VirtIONuma *virtio_numa_find_for_cmd(const char *id, Error **errp)
     }
     if (virtio_numa_unplugging(vn)) {
         error_setg(errp, "virtio-numa '%s' is being unplugged", id);
+        return NULL;
+    }
+    return vn;
+}
+
+/* Find the device and check that a command may be queued on it now. */
+static VirtIONuma *virtio_numa_find_for_cmd(const char *id, Error **errp)
+{
+    VirtIONuma *vn = virtio_numa_find_stable(id, errp);
+
+    if (!vn) {
         return NULL;
     }
     /*
@@ -499,11 +566,10 @@ static VirtioNumaCommandId *virtio_numa_push(VirtIONuma *vn,
     return ret;
 }
 
-/* Queue a command of @len payload bytes; returns its id. */
-static VirtioNumaCommandId *virtio_numa_queue(VirtIONuma *vn, uint16_t type,
-                                              uint16_t flags,
-                                              const void *payload,
-                                              uint32_t len)
+/* Fill the tail slot with a command of @len payload bytes, new id. */
+static VirtIONumaCmd *virtio_numa_fill(VirtIONuma *vn, uint16_t type,
+                                       uint16_t flags, const void *payload,
+                                       uint32_t len)
 {
     VirtIONumaCmd *cmd = virtio_numa_tail(vn);
     struct virtio_numa_cmd_hdr *hdr = (void *)cmd->buf;
@@ -517,7 +583,17 @@ static VirtioNumaCommandId *virtio_numa_queue(VirtIONuma *vn, uint16_t type,
     hdr->flags = cpu_to_le16(flags);
     hdr->len = cpu_to_le32(len);
     memcpy(hdr + 1, payload, len);
-    return virtio_numa_push(vn, cmd);
+    return cmd;
+}
+
+/* Queue a command of @len payload bytes; returns its id. */
+static VirtioNumaCommandId *virtio_numa_queue(VirtIONuma *vn, uint16_t type,
+                                              uint16_t flags,
+                                              const void *payload,
+                                              uint32_t len)
+{
+    return virtio_numa_push(vn, virtio_numa_fill(vn, type, flags, payload,
+                                                 len));
 }
 
 VirtioNumaCommandId *qmp_virtio_numa_report(const char *id, Error **errp)
@@ -585,41 +661,52 @@ static bool virtio_numa_is_ram(uint64_t addr, uint64_t size)
     return true;
 }
 
+/* Check guest range @i: whole blocks of guest RAM. */
+static bool virtio_numa_check_span(VirtIONuma *vn, unsigned int i,
+                                   uint64_t addr, uint64_t size,
+                                   Error **errp)
+{
+    uint64_t end;
+
+    if (!QEMU_IS_ALIGNED(addr, vn->block_size)) {
+        error_setg(errp, "'ranges[%u].addr' 0x%" PRIx64 " is not a multiple "
+                   "of the block size 0x%" PRIx64, i, addr, vn->block_size);
+        return false;
+    }
+    if (!size || !QEMU_IS_ALIGNED(size, vn->block_size) ||
+        uadd64_overflow(addr, size, &end)) {
+        error_setg(errp, "'ranges[%u].size' 0x%" PRIx64 " is not a non-zero "
+                   "multiple of the block size 0x%" PRIx64, i, size,
+                   vn->block_size);
+        return false;
+    }
+    /* Bounds the block-by-block RAM check below, too. */
+    if (size > virtio_numa_max_ram()) {
+        error_setg(errp, "'ranges[%u].size' 0x%" PRIx64 " is larger than "
+                   "the guest's memory", i, size);
+        return false;
+    }
+    if (!virtio_numa_is_ram(addr, size)) {
+        error_setg(errp, "'ranges[%u]' 0x%" PRIx64 "+0x%" PRIx64 " is not "
+                   "all guest RAM", i, addr, size);
+        return false;
+    }
+    return true;
+}
+
 /* Check range @i against the device and the machine; fill @w. */
 static bool virtio_numa_check_range(VirtIONuma *vn, unsigned int i,
                                     const VirtioNumaRange *r,
                                     struct virtio_numa_range *w,
                                     Error **errp)
 {
-    uint64_t end;
-
-    if (!QEMU_IS_ALIGNED(r->addr, vn->block_size)) {
-        error_setg(errp, "'ranges[%u].addr' 0x%" PRIx64 " is not a multiple "
-                   "of the block size 0x%" PRIx64, i, r->addr, vn->block_size);
-        return false;
-    }
-    if (!r->size || !QEMU_IS_ALIGNED(r->size, vn->block_size) ||
-        uadd64_overflow(r->addr, r->size, &end)) {
-        error_setg(errp, "'ranges[%u].size' 0x%" PRIx64 " is not a non-zero "
-                   "multiple of the block size 0x%" PRIx64, i, r->size,
-                   vn->block_size);
-        return false;
-    }
-    /* Bounds the block-by-block RAM check below, too. */
-    if (r->size > virtio_numa_max_ram()) {
-        error_setg(errp, "'ranges[%u].size' 0x%" PRIx64 " is larger than "
-                   "the guest's memory", i, r->size);
+    if (!virtio_numa_check_span(vn, i, r->addr, r->size, errp)) {
         return false;
     }
     if (r->node >= virtio_numa_max_nodes()) {
         error_setg(errp, "'ranges[%u].node' %u is not a node of this "
                    "machine (it has %u)", i, r->node,
                    virtio_numa_max_nodes());
-        return false;
-    }
-    if (!virtio_numa_is_ram(r->addr, r->size)) {
-        error_setg(errp, "'ranges[%u]' 0x%" PRIx64 "+0x%" PRIx64 " is not "
-                   "all guest RAM", i, r->addr, r->size);
         return false;
     }
     w->addr = cpu_to_le64(r->addr);
@@ -636,17 +723,114 @@ static int virtio_numa_range_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Overlap shows between neighbours of sorted ranges; name it. */
+static bool virtio_numa_check_overlap(const struct virtio_numa_range *r,
+                                      unsigned int nr, Error **errp)
+{
+    unsigned int i;
+
+    for (i = 1; i < nr; i++) {
+        if (le64_to_cpu(r[i - 1].addr) + le64_to_cpu(r[i - 1].size) >
+            le64_to_cpu(r[i].addr)) {
+            error_setg(errp, "'ranges' overlap at 0x%" PRIx64,
+                       le64_to_cpu(r[i].addr));
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * A host move has ended (its thread is joined).  Its own command
+ * completes here; a relayout waiting for it goes to the guest now,
+ * unless it was cancelled or binding failed.  A relayout that is no
+ * longer queued was cancelled with the driver.
+ */
+static void virtio_numa_move_ended(void *opaque, VirtIONumaMove *m)
+{
+    VirtIONuma *vn = opaque;
+    bool cancelled = qatomic_read(&m->cancel);
+    uint16_t status = VIRTIO_NUMA_STATUS_OK;
+    VirtIONumaCmd own = {
+        .id = m->cmd_id, .type = m->type, .host = m->result,
+    };
+    VirtIONumaCmd *cmd = &own;
+    int pos = -1;
+
+    assert(vn->move == m);
+    vn->move = NULL;
+    if (cancelled) {
+        status = VIRTIO_NUMA_STATUS_CANCELLED;
+    } else if (m->result.error) {
+        status = VIRTIO_NUMA_STATUS_FAILED;
+    } else if (m->result.elsewhere) {
+        status = VIRTIO_NUMA_STATUS_PARTIAL;
+    }
+    if (m->type != VIRTIO_NUMA_HOST_CMD_MOVE) {
+        pos = virtio_numa_queue_pos(vn, m->cmd_id);
+        if (pos < 0) {
+            virtio_numa_move_free(m);
+            return;
+        }
+        cmd = &vn->queue[(vn->queue_head + pos) % VIRTIO_NUMA_QUEUE_MAX];
+        cmd->host = m->result;
+        cmd->moving = false;
+        /* Pages that could not move: the guest is told all the same. */
+        if (status == VIRTIO_NUMA_STATUS_PARTIAL) {
+            status = VIRTIO_NUMA_STATUS_OK;
+        }
+    }
+    if (pos < 0 || status != VIRTIO_NUMA_STATUS_OK) {
+        virtio_numa_record_done(vn, cmd, status, VIRTIO_NUMA_FIELD_NONE,
+                                status == VIRTIO_NUMA_STATUS_FAILED ?
+                                m->result.error : 0);
+        if (pos >= 0) {
+            virtio_numa_unqueue(vn, pos);
+        }
+    }
+    virtio_numa_move_free(m);
+    virtio_numa_send_next(vn);
+}
+
+/* Start @m for command @cmd_id of @type; takes @m. */
+static bool virtio_numa_start_move(VirtIONuma *vn, VirtIONumaMove *m,
+                                   uint64_t cmd_id, uint16_t type,
+                                   Error **errp)
+{
+    if (!virtio_numa_move_start(m, cmd_id, type, virtio_numa_move_ended, vn,
+                                errp)) {
+        virtio_numa_move_free(m);
+        return false;
+    }
+    vn->move = m;
+    return true;
+}
+
+static bool virtio_numa_move_busy(VirtIONuma *vn, Error **errp)
+{
+    if (vn->move) {
+        error_setg(errp, "virtio-numa '%s' is moving host memory for "
+                   "command %" PRIu64 " already; wait for its completion "
+                   "or cancel it", virtio_numa_id(vn), vn->move->cmd_id);
+        return true;
+    }
+    return false;
+}
+
 VirtioNumaCommandId *qmp_virtio_numa_relayout(const char *id,
                                               VirtioNumaRangeList *ranges,
                                               bool has_migrate, bool migrate,
                                               Error **errp)
 {
-    struct {
-        struct virtio_numa_cmd_relayout hdr;
-        struct virtio_numa_range r[VIRTIO_NUMA_MAX_RANGES];
-    } QEMU_PACKED cmd = {};
+    struct virtio_numa_range r[VIRTIO_NUMA_MAX_RANGES] = {};
+    struct virtio_numa_cmd_relayout hdr = {};
+    uint8_t payload[sizeof(hdr) + sizeof(r)];
+    VirtIONumaMoveRange mr[VIRTIO_NUMA_MAX_RANGES];
+    g_autofree char *what = NULL;
+    VirtIONumaMove *m = NULL;
     VirtioNumaRangeList *l;
-    unsigned int i, nr = 0;
+    unsigned int i, nr = 0, nr_move = 0;
+    VirtIONumaCmd *c;
     VirtIONuma *vn;
 
     vn = virtio_numa_find_for_cmd(id, errp);
@@ -667,24 +851,142 @@ VirtioNumaCommandId *qmp_virtio_numa_relayout(const char *id,
         return NULL;
     }
     for (l = ranges, i = 0; l; l = l->next, i++) {
-        if (!virtio_numa_check_range(vn, i, l->value, &cmd.r[i], errp)) {
+        if (!virtio_numa_check_range(vn, i, l->value, &r[i], errp)) {
+            return NULL;
+        }
+        if (!l->value->has_host_nodes) {
+            continue;
+        }
+        g_free(what);
+        what = g_strdup_printf("ranges[%u].host-nodes", i);
+        if (!virtio_numa_host_nodes(l->value->host_nodes, what,
+                                    mr[nr_move].nodes, errp)) {
+            return NULL;
+        }
+        mr[nr_move].index = i;
+        mr[nr_move].addr = l->value->addr;
+        mr[nr_move].size = l->value->size;
+        nr_move++;
+    }
+    /* The wire wants them sorted. */
+    qsort(r, nr, sizeof(r[0]), virtio_numa_range_cmp);
+    if (!virtio_numa_check_overlap(r, nr, errp)) {
+        return NULL;
+    }
+    if (nr_move) {
+        if (virtio_numa_move_busy(vn, errp)) {
+            return NULL;
+        }
+        m = virtio_numa_move_new(mr, nr_move, errp);
+        if (!m) {
             return NULL;
         }
     }
-    /* The wire wants them sorted; overlap shows between neighbours. */
-    qsort(cmd.r, nr, sizeof(cmd.r[0]), virtio_numa_range_cmp);
-    for (i = 1; i < nr; i++) {
-        if (le64_to_cpu(cmd.r[i - 1].addr) + le64_to_cpu(cmd.r[i - 1].size) >
-            le64_to_cpu(cmd.r[i].addr)) {
-            error_setg(errp, "'ranges' overlap at 0x%" PRIx64,
-                       le64_to_cpu(cmd.r[i].addr));
+    hdr.nr_ranges = cpu_to_le32(nr);
+    memcpy(payload, &hdr, sizeof(hdr));
+    memcpy(payload + sizeof(hdr), r, nr * sizeof(r[0]));
+    c = virtio_numa_fill(vn, VIRTIO_NUMA_CMD_RELAYOUT,
+                         migrate ? VIRTIO_NUMA_RELAYOUT_F_MIGRATE : 0,
+                         payload, sizeof(hdr) + nr * sizeof(r[0]));
+    if (m) {
+        if (!virtio_numa_start_move(vn, m, c->id, c->type, errp)) {
             return NULL;
         }
+        c->moving = true;
     }
-    cmd.hdr.nr_ranges = cpu_to_le32(nr);
-    return virtio_numa_queue(vn, VIRTIO_NUMA_CMD_RELAYOUT,
-                             migrate ? VIRTIO_NUMA_RELAYOUT_F_MIGRATE : 0,
-                             &cmd, sizeof(cmd.hdr) + nr * sizeof(cmd.r[0]));
+    return virtio_numa_push(vn, c);
+}
+
+VirtioNumaCommandId *qmp_virtio_numa_host_move(const char *id,
+                                               VirtioNumaHostRangeList *ranges,
+                                               Error **errp)
+{
+    struct virtio_numa_range sorted[VIRTIO_NUMA_MAX_RANGES];
+    VirtIONumaMoveRange mr[VIRTIO_NUMA_MAX_RANGES];
+    g_autofree char *what = NULL;
+    VirtioNumaCommandId *ret;
+    VirtioNumaHostRangeList *l;
+    unsigned int i, nr = 0;
+    VirtIONumaMove *m;
+    VirtIONuma *vn;
+
+    /* No driver needed: the guest is not told. */
+    vn = virtio_numa_find_stable(id, errp);
+    if (!vn) {
+        return NULL;
+    }
+    for (l = ranges; l; l = l->next) {
+        nr++;
+    }
+    if (!nr || nr > VIRTIO_NUMA_MAX_RANGES) {
+        error_setg(errp, "'ranges' must have 1 to %d entries, not %u",
+                   VIRTIO_NUMA_MAX_RANGES, nr);
+        return NULL;
+    }
+    for (l = ranges, i = 0; l; l = l->next, i++) {
+        if (!virtio_numa_check_span(vn, i, l->value->addr, l->value->size,
+                                    errp)) {
+            return NULL;
+        }
+        g_free(what);
+        what = g_strdup_printf("ranges[%u].host-nodes", i);
+        if (!virtio_numa_host_nodes(l->value->host_nodes, what, mr[i].nodes,
+                                    errp)) {
+            return NULL;
+        }
+        mr[i].index = i;
+        mr[i].addr = l->value->addr;
+        mr[i].size = l->value->size;
+        sorted[i].addr = cpu_to_le64(l->value->addr);
+        sorted[i].size = cpu_to_le64(l->value->size);
+    }
+    qsort(sorted, nr, sizeof(sorted[0]), virtio_numa_range_cmp);
+    if (!virtio_numa_check_overlap(sorted, nr, errp) ||
+        virtio_numa_move_busy(vn, errp)) {
+        return NULL;
+    }
+    m = virtio_numa_move_new(mr, nr, errp);
+    if (!m || !virtio_numa_start_move(vn, m, vn->next_id + 1,
+                                      VIRTIO_NUMA_HOST_CMD_MOVE, errp)) {
+        return NULL;
+    }
+    ret = g_new0(VirtioNumaCommandId, 1);
+    ret->command_id = ++vn->next_id;
+    return ret;
+}
+
+void qmp_virtio_numa_cancel(const char *id, uint64_t command_id,
+                            Error **errp)
+{
+    VirtIONuma *vn = virtio_numa_find(id, errp);
+    VirtIONumaCmd *cmd;
+    int pos;
+
+    if (!vn) {
+        return;
+    }
+    /* Its completion comes when the thread has stopped. */
+    if (vn->move && vn->move->cmd_id == command_id) {
+        virtio_numa_move_cancel(vn->move);
+        return;
+    }
+    pos = virtio_numa_queue_pos(vn, command_id);
+    if (pos < 0) {
+        error_setg(errp, "virtio-numa '%s' has no command %" PRIu64 " "
+                   "queued or moving", id, command_id);
+        return;
+    }
+    if (pos == 0 && vn->in_flight) {
+        error_setg(errp, "virtio-numa '%s': command %" PRIu64 " is with the "
+                   "guest already; it ends with the guest's completion", id,
+                   command_id);
+        return;
+    }
+    cmd = &vn->queue[(vn->queue_head + pos) % VIRTIO_NUMA_QUEUE_MAX];
+    virtio_numa_record_done(vn, cmd, VIRTIO_NUMA_STATUS_CANCELLED,
+                            VIRTIO_NUMA_FIELD_NONE, 0);
+    virtio_numa_unqueue(vn, pos);
+    virtio_numa_send_next(vn);
 }
 
 VirtioNumaCommandId *qmp_x_virtio_numa_inject(const char *id,
@@ -723,8 +1025,21 @@ VirtioNumaCommandId *qmp_x_virtio_numa_inject(const char *id,
 
         cmd->id = le64_to_cpu(hdr->id);
         cmd->type = le16_to_cpu(hdr->type);
+        /* Not a wire type: the guest's answer would be to a raw command. */
+        if (cmd->type == VIRTIO_NUMA_HOST_CMD_MOVE) {
+            cmd->type = 0;
+        }
     }
     return virtio_numa_push(vn, cmd);
+}
+
+static VirtioNumaProgress *virtio_numa_progress(VirtIONumaMove *m)
+{
+    VirtioNumaProgress *p = g_new0(VirtioNumaProgress, 1);
+
+    p->done = virtio_numa_move_done(m);
+    p->total = m->total;
+    return p;
 }
 
 static VirtioNumaCommandInfo *virtio_numa_cmd_info(uint64_t id, uint16_t type,
@@ -941,6 +1256,7 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
         }
         ci->has_detail = true;
         ci->detail = d->detail;
+        ci->host_move = virtio_numa_host_moved(&d->host);
         QAPI_LIST_APPEND(ctail, ci);
     }
     for (i = 0; i < vn->queue_len; i++) {
@@ -948,8 +1264,25 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
             &vn->queue[(vn->queue_head + i) % VIRTIO_NUMA_QUEUE_MAX];
         VirtioNumaCommandState st = !i && vn->in_flight ?
             VIRTIO_NUMA_COMMAND_STATE_SENT : VIRTIO_NUMA_COMMAND_STATE_QUEUED;
+        VirtioNumaCommandInfo *ci;
 
-        QAPI_LIST_APPEND(ctail, virtio_numa_cmd_info(c->id, c->type, st));
+        if (c->moving) {
+            st = VIRTIO_NUMA_COMMAND_STATE_MOVING;
+        }
+        ci = virtio_numa_cmd_info(c->id, c->type, st);
+        ci->host_move = virtio_numa_host_moved(&c->host);
+        if (c->moving && vn->move) {
+            ci->progress = virtio_numa_progress(vn->move);
+        }
+        QAPI_LIST_APPEND(ctail, ci);
+    }
+    if (vn->move && vn->move->type == VIRTIO_NUMA_HOST_CMD_MOVE) {
+        VirtioNumaCommandInfo *ci =
+            virtio_numa_cmd_info(vn->move->cmd_id, vn->move->type,
+                                 VIRTIO_NUMA_COMMAND_STATE_MOVING);
+
+        ci->progress = virtio_numa_progress(vn->move);
+        QAPI_LIST_APPEND(ctail, ci);
     }
     for (i = 0; i < MAX_NODES; i++) {
         if (vn->expected[i]) {
@@ -968,6 +1301,13 @@ static int virtio_numa_query_one(Object *obj, void *opaque)
         QAPI_LIST_APPEND(f->tail, virtio_numa_info(VIRTIO_NUMA(obj)));
     }
     return 0;
+}
+
+VirtioNumaHostRamRangeList *qmp_query_virtio_numa_host_ram(Error **errp)
+{
+    g_autoptr(VirtioNumaRamRangeList) ram = virtio_numa_ram();
+
+    return virtio_numa_host_ram(ram, errp);
 }
 
 VirtioNumaInfoList *qmp_query_virtio_numa(Error **errp)
@@ -1717,6 +2057,9 @@ static void virtio_numa_device_unrealize(DeviceState *dev)
     qemu_unregister_resettable(OBJECT(vn->system_reset));
     object_unref(OBJECT(vn->system_reset));
     vmstate_unregister(VMSTATE_IF(vn), &vmstate_virtio_numa_early, vn);
+    /* Stops and joins a host move; its command is cancelled below. */
+    virtio_numa_move_free(vn->move);
+    vn->move = NULL;
     /*
      * The guest let the device go (or it never had a driver): commands
      * end, and added nodes, which only an ejected-without-remove guest
@@ -2005,6 +2348,24 @@ static const VMStateDescription vmstate_virtio_numa_early = {
     },
 };
 
+/* A command's host move, done (a running move blocks migration). */
+static const VMStateDescription vmstate_virtio_numa_host_moved = {
+    .name = "virtio-numa-host-moved",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(valid, VirtIONumaHostMoved),
+        VMSTATE_INT32(error, VirtIONumaHostMoved),
+        VMSTATE_UINT64(size, VirtIONumaHostMoved),
+        VMSTATE_UINT64(moved, VirtIONumaHostMoved),
+        VMSTATE_UINT64(on_nodes, VirtIONumaHostMoved),
+        VMSTATE_UINT64(elsewhere, VirtIONumaHostMoved),
+        VMSTATE_UINT64(not_resident, VirtIONumaHostMoved),
+        VMSTATE_UINT64(duration_us, VirtIONumaHostMoved),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_virtio_numa_cmd = {
     .name = "virtio-numa-cmd",
     .version_id = 1,
@@ -2014,6 +2375,8 @@ static const VMStateDescription vmstate_virtio_numa_cmd = {
         VMSTATE_UINT16(type, VirtIONumaCmd),
         VMSTATE_UINT32(size, VirtIONumaCmd),
         VMSTATE_UINT8_ARRAY(buf, VirtIONumaCmd, VIRTIO_NUMA_CMD_MAX_SIZE),
+        VMSTATE_STRUCT(host, VirtIONumaCmd, 1, vmstate_virtio_numa_host_moved,
+                       VirtIONumaHostMoved),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -2028,6 +2391,8 @@ static const VMStateDescription vmstate_virtio_numa_done = {
         VMSTATE_UINT16(status, VirtIONumaDone),
         VMSTATE_UINT16(field, VirtIONumaDone),
         VMSTATE_UINT32(detail, VirtIONumaDone),
+        VMSTATE_STRUCT(host, VirtIONumaDone, 1,
+                       vmstate_virtio_numa_host_moved, VirtIONumaHostMoved),
         VMSTATE_END_OF_LIST()
     },
 };

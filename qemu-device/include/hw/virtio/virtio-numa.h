@@ -13,6 +13,8 @@
 #include "system/hostmem.h"
 #include "system/numa.h"
 #include "hw/resettable.h"
+#include "qapi/qapi-types-virtio-numa.h"
+#include "qemu/thread.h"
 #include "qom/object.h"
 
 #define TYPE_VIRTIO_NUMA "virtio-numa"
@@ -37,12 +39,26 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIONumaSystemReset, VIRTIO_NUMA_SYSTEM_RESET)
     (sizeof(struct virtio_numa_event) + \
      VIRTIO_NUMA_MAX_RECORDS * sizeof(struct virtio_numa_record))
 
+/* What a host move did, for the command's completion. */
+typedef struct VirtIONumaHostMoved {
+    bool valid;
+    int32_t error;                  /* errno mbind() gave, or 0 */
+    uint64_t size;                  /* bytes bound */
+    uint64_t moved;                 /* bytes on the nodes now, not before */
+    uint64_t on_nodes;              /* bytes on the nodes asked, after */
+    uint64_t elsewhere;             /* bytes that stayed on other nodes */
+    uint64_t not_resident;          /* bytes with no page yet */
+    uint64_t duration_us;
+} VirtIONumaHostMoved;
+
 /* A host command, kept as the bytes sent to the guest. */
 typedef struct VirtIONumaCmd {
     uint64_t id;
     uint16_t type;
+    bool moving;                    /* its host memory is being moved */
     uint32_t size;
     uint8_t buf[VIRTIO_NUMA_CMD_MAX_SIZE];
+    VirtIONumaHostMoved host;       /* what its host move did */
 } VirtIONumaCmd;
 
 /* A completed command, for query-virtio-numa. */
@@ -52,6 +68,7 @@ typedef struct VirtIONumaDone {
     uint16_t status;
     uint16_t field;
     uint32_t detail;
+    VirtIONumaHostMoved host;
 } VirtIONumaDone;
 
 /*
@@ -80,6 +97,60 @@ typedef struct VirtIONumaMigNode {
     uint64_t size;
     uint8_t memdev[VIRTIO_NUMA_MEMDEV_ID_MAX];  /* NUL-terminated */
 } VirtIONumaMigNode;
+
+/*
+ * Not a wire type: a host memory move that involves no guest
+ * (virtio-numa-host-move).  Wire types are below it.
+ */
+#define VIRTIO_NUMA_HOST_CMD_MOVE 0x8000
+
+/* A guest range to bind to host nodes; @index names it in errors. */
+typedef struct VirtIONumaMoveRange {
+    unsigned int index;
+    uint64_t addr;
+    uint64_t size;
+    unsigned long nodes[BITS_TO_LONGS(MAX_NODES + 1)];
+} VirtIONumaMoveRange;
+
+/* A piece of host memory a move binds: one RAM block's, referenced. */
+typedef struct VirtIONumaMovePiece {
+    MemoryRegion *mr;
+    uint8_t *host;
+    uint64_t len;
+    size_t pagesize;
+    unsigned long nodes[BITS_TO_LONGS(MAX_NODES + 1)];
+} VirtIONumaMovePiece;
+
+/* Bytes of host memory by the host node they are on. */
+typedef struct VirtIONumaResidency {
+    uint64_t node_bytes[MAX_NODES];
+    uint64_t not_resident;
+} VirtIONumaResidency;
+
+/*
+ * A host move running in its own thread.  The thread reads @pieces and
+ * @cancel and writes @done, @error and @result; the main loop reads
+ * @done (progress) while it runs and the rest only after @ended was
+ * called, from a bottom half, with the thread joined.  A migration
+ * blocker stays until the move is freed: the command it belongs to
+ * cannot migrate half moved.
+ */
+typedef struct VirtIONumaMove {
+    GArray *pieces;                 /* of VirtIONumaMovePiece */
+    uint64_t total;                 /* bytes */
+    uint64_t cmd_id;
+    uint16_t type;                  /* the command's: relayout or host move */
+    bool running;
+    bool cancel;                    /* atomic */
+    uint64_t done;                  /* atomic: bytes bound so far */
+    int error;
+    VirtIONumaHostMoved result;
+    Error *blocker;
+    QemuThread thread;
+    QEMUBH *bh;
+    void (*ended)(void *opaque, struct VirtIONumaMove *m);
+    void *opaque;
+} VirtIONumaMove;
 
 /* A guest report: per host node, its records by tag. */
 typedef struct VirtIONumaReport {
@@ -129,6 +200,8 @@ struct VirtIONuma {
     uint32_t mig_nr_nodes;
     VirtIONumaMigNode mig_nodes[MAX_NODES];
     VirtIONumaSystemReset *system_reset;
+    /* The host move running, at most one; not migrated (it blocks). */
+    VirtIONumaMove *move;
 
     /*
      * Migrated state.  queue[queue_head] is in flight when @in_flight;
@@ -158,5 +231,20 @@ uint64_t virtio_numa_plugged_size(VirtIONuma *vn);
 unsigned int virtio_numa_memslots(VirtIONuma *vn);
 void virtio_numa_fill_device_info(VirtIONuma *vn, VirtioNUMADeviceInfo *vi);
 bool virtio_numa_unplug_check(VirtIONuma *vn, Error **errp);
+
+/* virtio-numa-host.c */
+bool virtio_numa_host_nodes(const uint16List *list, const char *what,
+                            unsigned long *mask, Error **errp);
+VirtIONumaMove *virtio_numa_move_new(const VirtIONumaMoveRange *r,
+                                     unsigned int nr, Error **errp);
+bool virtio_numa_move_start(VirtIONumaMove *m, uint64_t cmd_id,
+                            uint16_t type,
+                            void (*ended)(void *, VirtIONumaMove *),
+                            void *opaque, Error **errp);
+void virtio_numa_move_cancel(VirtIONumaMove *m);
+uint64_t virtio_numa_move_done(VirtIONumaMove *m);
+void virtio_numa_move_free(VirtIONumaMove *m);
+VirtioNumaHostRamRangeList *virtio_numa_host_ram(VirtioNumaRamRangeList *ram,
+                                                 Error **errp);
 
 #endif
