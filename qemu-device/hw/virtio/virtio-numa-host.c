@@ -138,7 +138,7 @@ static bool virtio_numa_move_add(VirtIONumaMove *m, unsigned int i,
                        virtio_numa_mr_name(mr));
             goto fail;
         }
-        p.mr = mr;              /* keeps the reference memory_region_find took */
+        p.mr = mr;      /* keeps the reference memory_region_find took */
         p.len = len;
         bitmap_copy(p.nodes, nodes, MAX_NODES + 1);
         g_array_append_val(m->pieces, p);
@@ -296,8 +296,8 @@ static void virtio_numa_move_bh(void *opaque)
     m->ended(m->opaque, m);
 }
 
-bool virtio_numa_move_start(VirtIONumaMove *m, uint64_t cmd_id,
-                            uint16_t type,
+bool virtio_numa_move_start(VirtIONumaMove *m, DeviceState *dev,
+                            uint64_t cmd_id, uint16_t type,
                             void (*ended)(void *, VirtIONumaMove *),
                             void *opaque, Error **errp)
 {
@@ -311,7 +311,8 @@ bool virtio_numa_move_start(VirtIONumaMove *m, uint64_t cmd_id,
     m->type = type;
     m->ended = ended;
     m->opaque = opaque;
-    m->bh = qemu_bh_new(virtio_numa_move_bh, m);
+    m->bh = qemu_bh_new_guarded(virtio_numa_move_bh, m,
+                                &dev->mem_reentrancy_guard);
     m->running = true;
     qemu_thread_create(&m->thread, "virtio-numa-move",
                        virtio_numa_move_thread, m, QEMU_THREAD_JOINABLE);

@@ -797,8 +797,8 @@ static bool virtio_numa_start_move(VirtIONuma *vn, VirtIONumaMove *m,
                                    uint64_t cmd_id, uint16_t type,
                                    Error **errp)
 {
-    if (!virtio_numa_move_start(m, cmd_id, type, virtio_numa_move_ended, vn,
-                                errp)) {
+    if (!virtio_numa_move_start(m, DEVICE(vn), cmd_id, type,
+                                virtio_numa_move_ended, vn, errp)) {
         virtio_numa_move_free(m);
         return false;
     }

@@ -237,8 +237,8 @@ bool virtio_numa_host_nodes(const uint16List *list, const char *what,
                             unsigned long *mask, Error **errp);
 VirtIONumaMove *virtio_numa_move_new(const VirtIONumaMoveRange *r,
                                      unsigned int nr, Error **errp);
-bool virtio_numa_move_start(VirtIONumaMove *m, uint64_t cmd_id,
-                            uint16_t type,
+bool virtio_numa_move_start(VirtIONumaMove *m, DeviceState *dev,
+                            uint64_t cmd_id, uint16_t type,
                             void (*ended)(void *, VirtIONumaMove *),
                             void *opaque, Error **errp);
 void virtio_numa_move_cancel(VirtIONumaMove *m);
