@@ -7,13 +7,13 @@
 export VNUMA_CACHE ?= $(HOME)/.cache/virtio-numa
 FLAVOUR ?= debug
 
-.PHONY: all build check demo stress bench setup sources kernel qemu qemu-stock initramfs \
+.PHONY: all build check demo stress bench fuzz setup sources kernel qemu qemu-stock qemu-asan initramfs \
 	series series-check
 
 all: build
 
 # The README's two commands, and the build they share: timed stages.
-build check demo stress bench:
+build check demo stress bench fuzz:
 	@scripts/stages $@
 
 # Single steps, for working on one layer.
@@ -27,6 +27,8 @@ qemu:
 	@scripts/build-qemu vnuma
 qemu-stock:
 	@scripts/build-qemu stock
+qemu-asan:
+	@scripts/build-qemu asan
 initramfs:
 	@scripts/build-initramfs $(FLAVOUR)
 
