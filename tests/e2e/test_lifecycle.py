@@ -405,3 +405,34 @@ def test_snapshot_with_added_node(boot, tmp_path):
     assert done['status'] == 'ok' and nodes(g)[2]['added']
     assert remove_node(g, 2)['status'] == 'ok'
     g.qmp.cmd('object-del', id='mem-node2')
+
+
+def test_drop_node_of_a_gone_guest(boot):
+    """A guest that will never answer NODE_REMOVE: its node can be
+    dropped once the guest is gone (here: it powered off without
+    removing it, and QEMU stopped there, -no-shutdown), never while it
+    may be using the memory.  Then the backend can be deleted."""
+    g = boot(TOPO, vnuma=DEVICE, extra_args=['-no-shutdown'])
+    done, _ = add_node(g, 2, 256)
+    assert done['status'] == 'ok', done
+    with pytest.raises(QMPError, match=r'may be using node 2 \(the VM is '
+                       r'running\)'):
+        g.qmp.cmd('virtio-numa-node-drop', id='vnuma0', node=2)
+    g.qmp.cmd('stop')
+    with pytest.raises(QMPError, match=r'\(the VM is paused\)'):
+        g.qmp.cmd('virtio-numa-node-drop', id='vnuma0', node=2)
+    g.qmp.cmd('cont')
+    with pytest.raises(QMPError, match='in use'):
+        g.qmp.cmd('object-del', id='mem-node2')
+
+    g.ctl.sock.sendall(b'0 poweroff -f\n')
+    g.qmp.wait_event('SHUTDOWN', 120)
+    deadline = time.monotonic() + 30
+    while g.qmp.cmd('query-status')['status'] != 'shutdown':
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    with pytest.raises(QMPError, match='has no node 1 added'):
+        g.qmp.cmd('virtio-numa-node-drop', id='vnuma0', node=1)
+    g.qmp.cmd('virtio-numa-node-drop', id='vnuma0', node=2)
+    assert added_nodes(g) == {}
+    g.qmp.cmd('object-del', id='mem-node2')

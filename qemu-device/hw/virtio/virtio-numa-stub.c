@@ -84,3 +84,8 @@ VirtioNumaHostRamRangeList *qmp_query_virtio_numa_host_ram(Error **errp)
 {
     return virtio_numa_not_built(errp);
 }
+
+void qmp_virtio_numa_node_drop(const char *id, uint16_t node, Error **errp)
+{
+    virtio_numa_not_built(errp);
+}

@@ -1782,6 +1782,48 @@ VirtioNumaCommandId *qmp_virtio_numa_node_remove(const char *id,
  * load setup, which runs before any device state is read, only prepares
  * RAM blocks registered by then.
  */
+/*
+ * Whether the guest is gone for good, short of a reset: it shut down,
+ * panicked or hit an internal error, and QEMU was told to stop there
+ * (-no-shutdown, -action).  Its memory is no one's until the machine
+ * resets, and the reset would unmap added nodes anyway.
+ */
+static bool virtio_numa_guest_gone(void)
+{
+    return runstate_check(RUN_STATE_SHUTDOWN) ||
+           runstate_check(RUN_STATE_GUEST_PANICKED) ||
+           runstate_check(RUN_STATE_INTERNAL_ERROR);
+}
+
+void qmp_virtio_numa_node_drop(const char *id, uint16_t node, Error **errp)
+{
+    VirtIONuma *vn = virtio_numa_find(id, errp);
+
+    if (!vn) {
+        return;
+    }
+    if (node >= MAX_NODES || !vn->added[node].memdev) {
+        error_setg(errp, "'node': virtio-numa '%s' has no node %u added",
+                   id, node);
+        return;
+    }
+    /* A running (or only paused) guest may be using the memory. */
+    if (!virtio_numa_guest_gone()) {
+        error_setg(errp, "virtio-numa '%s': the guest may be using node "
+                   "%u (the VM is %s): remove it with "
+                   "virtio-numa-node-remove, or drop it once the guest is "
+                   "gone (shut down, panicked or crashed)", id, node,
+                   RunState_str(runstate_get()));
+        return;
+    }
+    if (migration_is_running()) {
+        error_setg(errp, "virtio-numa '%s' is busy: a migration is running",
+                   id);
+        return;
+    }
+    virtio_numa_unmap(vn, node);
+}
+
 void qmp_virtio_numa_node_expect(const char *id, int64_t node,
                                  const char *memdev, Error **errp)
 {
