@@ -10,6 +10,7 @@ counted on node 0, the guest's data intact.  Movement between two host
 nodes is proven by test_hostmem_nested.py, which runs QEMU inside a
 two-node guest."""
 
+import os
 import re
 
 import pytest
@@ -45,6 +46,12 @@ def numa_maps(pid):
                      re.findall(r'\bN(\d+)=(\d+)', line)}
             out.append((start, ends.get(start, start), fields[1], pages))
     return out
+
+
+def qemu_log(g):
+    """QEMU's log (-D): guest errors and trace events."""
+    with open(os.path.join(g.dir, 'qemu.log')) as f:
+        return f.read()
 
 
 def host_ram(g, addr):
@@ -102,8 +109,8 @@ def test_relayout_binds_and_moves_host_memory(boot):
 def test_host_move_needs_no_driver(boot):
     """virtio-numa-host-move does not involve the guest: it completes
     with its own completion while no driver is bound, and the guest
-    never sees a command."""
-    g = boot(TOPO, vnuma=DEVICE)
+    never sees a command.  Its trace events say what happened."""
+    g = boot(TOPO, vnuma=DEVICE, extra_args=['-trace', 'virtio_numa_*'])
     dev = g.sh('ls /sys/bus/virtio/drivers/virtio_numa/ | grep virtio').strip()
     g.sh(f'echo {dev} > /sys/bus/virtio/drivers/virtio_numa/unbind')
     addr, size = 128 * MiB, 128 * MiB
@@ -115,6 +122,14 @@ def test_host_move_needs_no_driver(boot):
     info = g.qmp.cmd('query-virtio-numa')[0]
     assert not info['driver-ready']
     assert [c['state'] for c in info['commands']] == ['done']
+    cid = done['command-id']
+    trace = qemu_log(g)
+    assert f'virtio_numa_move_start command {cid} bytes 0x8000000' in trace
+    assert re.search(rf'virtio_numa_move_end command {cid} bound 0x8000000 '
+                     r'moved 0x\w+ elsewhere 0x0 in \d+ us error 0', trace)
+    assert f'virtio_numa_cmd_done vnuma0: command {cid} type 32768 ' \
+        'status 0' in trace
+    assert 'virtio_numa_cmd_sent' not in trace.split('move_start')[1]
 
 
 @pytest.mark.parametrize('ranges, message', [
@@ -161,8 +176,9 @@ def test_shared_memory_refused(boot):
 def test_cancel_queued_command(boot):
     """A command still queued can be cancelled: it completes once, as
     cancelled, and the queue goes on; one with the guest cannot be.  The
-    vCPUs are stopped meanwhile, so that the guest answers nothing."""
-    g = boot(TOPO, vnuma=DEVICE)
+    vCPUs are stopped meanwhile, so that the guest answers nothing.  The
+    trace shows each command queued, sent once and done once."""
+    g = boot(TOPO, vnuma=DEVICE, extra_args=['-trace', 'virtio_numa_cmd_*'])
     g.qmp.cmd('stop')
     ids = [g.qmp.cmd('virtio-numa-report', id='vnuma0')['command-id']
            for _ in range(4)]
@@ -185,3 +201,9 @@ def test_cancel_queued_command(boot):
             for c in g.qmp.cmd('query-virtio-numa')[0]['commands']}
     assert done == {ids[0]: 'ok', ids[1]: 'ok', ids[2]: 'cancelled',
                     ids[3]: 'ok'}
+    trace = qemu_log(g)
+    for i, cid in enumerate(ids):
+        assert trace.count(f'cmd_queued vnuma0: command {cid} type 1\n') == 1
+        assert trace.count(f'cmd_sent vnuma0: command {cid}\n') == \
+            (0 if i == 2 else 1)
+        assert trace.count(f'cmd_done vnuma0: command {cid} ') == 1

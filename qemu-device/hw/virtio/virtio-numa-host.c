@@ -31,6 +31,7 @@
 #include "hw/virtio/virtio-numa.h"
 #include "migration/blocker.h"
 #include "system/hostmem.h"
+#include "trace.h"
 
 #ifdef CONFIG_NUMA
 #include <numaif.h>
@@ -293,6 +294,9 @@ static void virtio_numa_move_bh(void *opaque)
 
     qemu_thread_join(&m->thread);
     m->running = false;
+    trace_virtio_numa_move_end(m->cmd_id, m->result.size, m->result.moved,
+                               m->result.elsewhere, m->result.duration_us,
+                               m->result.error);
     m->ended(m->opaque, m);
 }
 
@@ -314,6 +318,7 @@ bool virtio_numa_move_start(VirtIONumaMove *m, DeviceState *dev,
     m->bh = qemu_bh_new_guarded(virtio_numa_move_bh, m,
                                 &dev->mem_reentrancy_guard);
     m->running = true;
+    trace_virtio_numa_move_start(cmd_id, m->total);
     qemu_thread_create(&m->thread, "virtio-numa-move",
                        virtio_numa_move_thread, m, QEMU_THREAD_JOINABLE);
     return true;

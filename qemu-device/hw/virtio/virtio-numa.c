@@ -38,6 +38,7 @@
 #include "system/hostmem.h"
 #include "system/reset.h"
 #include "system/runstate.h"
+#include "trace.h"
 
 static const VMStateDescription vmstate_virtio_numa_early;
 
@@ -139,6 +140,8 @@ static void virtio_numa_record_done(VirtIONuma *vn, const VirtIONumaCmd *cmd,
     d->field = field;
     d->detail = detail;
     d->host = cmd->host;
+    trace_virtio_numa_cmd_done(virtio_numa_id(vn), cmd->id, cmd->type, status,
+                               field, detail);
     vn->done_next = (vn->done_next + 1) % VIRTIO_NUMA_HISTORY;
     vn->done_count = MIN(vn->done_count + 1, VIRTIO_NUMA_HISTORY);
 
@@ -229,6 +232,7 @@ static void virtio_numa_send_next(VirtIONuma *vn)
     virtio_notify(vdev, vn->cmd_vq);
     g_free(elem);
     vn->in_flight = true;
+    trace_virtio_numa_cmd_sent(virtio_numa_id(vn), cmd->id);
 }
 
 static void virtio_numa_handle_cmd(VirtIODevice *vdev, VirtQueue *vq)
@@ -385,6 +389,7 @@ static void virtio_numa_process_event(VirtIONuma *vn, const void *buf,
     err = virtio_numa_check_event(vn, ev, size, rep);
     if (err) {
         vn->bogus_events++;
+        trace_virtio_numa_event_dropped(virtio_numa_id(vn), size, err);
         qemu_log_mask(LOG_GUEST_ERROR, "virtio-numa %s: dropped event of "
                       "%zu bytes: %s\n", virtio_numa_id(vn), size, err);
         return;
@@ -393,6 +398,7 @@ static void virtio_numa_process_event(VirtIONuma *vn, const void *buf,
     /* Valid: it replaces the last report as a whole. */
     vn->reports++;
     vn->report_seq = le64_to_cpu(ev->seq);
+    trace_virtio_numa_report(virtio_numa_id(vn), vn->report_seq);
     vn->page_shift = le16_to_cpu(ev->page_shift);
     vn->guest_nr_node_ids = le16_to_cpu(ev->nr_node_ids);
     vn->report = *rep;
@@ -424,6 +430,8 @@ static void virtio_numa_handle_event(VirtIODevice *vdev, VirtQueue *vq)
         if (elem->in_num || size < sizeof(struct virtio_numa_event) ||
             size > VIRTIO_NUMA_EVENT_MAX_SIZE) {
             vn->bogus_events++;
+            trace_virtio_numa_event_dropped(virtio_numa_id(vn), size,
+                                            "bad size");
             qemu_log_mask(LOG_GUEST_ERROR, "virtio-numa %s: dropped event "
                           "of %zu bytes: bad size\n", virtio_numa_id(vn),
                           size);
@@ -561,6 +569,7 @@ static VirtioNumaCommandId *virtio_numa_push(VirtIONuma *vn,
     VirtioNumaCommandId *ret = g_new0(VirtioNumaCommandId, 1);
 
     ret->command_id = cmd->id;
+    trace_virtio_numa_cmd_queued(virtio_numa_id(vn), cmd->id, cmd->type);
     vn->queue_len++;
     virtio_numa_send_next(vn);
     return ret;
@@ -1460,6 +1469,7 @@ static void virtio_numa_unmap(VirtIONuma *vn, unsigned int node)
     }
     memory_region_del_subregion(vn->mr,
                                 host_memory_backend_get_memory(a->memdev));
+    trace_virtio_numa_node_unmapped(virtio_numa_id(vn), node);
     virtio_numa_release(vn, a->memdev);
     memset(a, 0, sizeof(*a));
 }
@@ -1475,6 +1485,7 @@ static void virtio_numa_map_claimed(VirtIONuma *vn, unsigned int node,
     a->offset = off;
     a->size = memory_region_size(mr);
     memory_region_add_subregion(vn->mr, off, mr);
+    trace_virtio_numa_node_mapped(virtio_numa_id(vn), node, off, a->size);
 }
 
 static void virtio_numa_unexpect(VirtIONuma *vn, unsigned int node)
@@ -1917,6 +1928,7 @@ static void virtio_numa_system_reset_hold(Object *obj, ResetType type)
     VirtIONuma *vn = VIRTIO_NUMA_SYSTEM_RESET(obj)->vn;
     unsigned int i;
 
+    trace_virtio_numa_system_reset(virtio_numa_id(vn), type);
     if (type == RESET_TYPE_WAKEUP) {
         return;
     }
