@@ -100,7 +100,7 @@ def hostile_commands():
         'id-zero': (cmd_bytes(0, CMD['report']), 0, 'invalid', 'id'),
         'flags': (cmd_bytes(15, CMD['report'], flags=0x8000), 15, 'invalid', 'flags'),
         'interval-too-small': (cmd_bytes(16, CMD['set-report-interval'],
-                                         struct.pack('<II', 5, 0)), 16, 'invalid', 'interval_ms'),
+                                         struct.pack('<II', 5, 0)), 16, 'invalid', 'interval-ms'),
         'reserved-set': (cmd_bytes(17, CMD['set-report-interval'],
                                    struct.pack('<II', 1000, 1)), 17, 'invalid', 'reserved'),
         'truncated-payload': (cmd_bytes(18, CMD['node-add'], node_add[:12]), 18, 'invalid', 'len'),
@@ -398,3 +398,16 @@ def test_query_ram(boot, name):
                    timeout=300)['status'] == 'ok'
     assert ram_ranges(g) == boot_ram
     g.qmp.cmd('object-del', id='spare')
+
+
+def test_device_by_qom_path(boot):
+    """Commands name the device by id or by QOM path: the virtio device's
+    or its PCI proxy's.  Other paths are no virtio-numa device."""
+    g = boot(TOPOLOGIES['two-nodes'])
+    info = g.qmp.cmd('query-virtio-numa')[0]
+    for path in (info['qom-path'], '/machine/peripheral/vnuma0'):
+        cid = g.qmp.cmd('virtio-numa-report', id=path)['command-id']
+        assert wait_completion(g, cid)['status'] == 'ok', path
+    for path in ('/machine/peripheral/nosuch', '/machine', '/'):
+        with pytest.raises(QMPError, match='is not a virtio-numa device'):
+            g.qmp.cmd('virtio-numa-report', id=path)

@@ -319,7 +319,8 @@ def test_node_bad_requests(boot):
     for args, msg in ((dict(node=0), "'node': node 0 has boot memory"),
                       (dict(node=2), "'node': node 2 was not added by "
                                      "virtio-numa 'vnuma0'"),
-                      (dict(node=-1), "'node' must be below 4")):
+                      (dict(node=-1), "Parameter 'node' expects uint16_t"),
+                      (dict(node=9), "'node' must be below 4")):
         with pytest.raises(QMPError, match=msg):
             g.qmp.cmd('virtio-numa-node-remove', id='vnuma0', **args)
     assert added_nodes(g) == {}

@@ -47,7 +47,7 @@ VirtioNumaCommandId *qmp_virtio_numa_relayout(const char *id,
 }
 
 VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(
-    const char *id, int64_t node, const char *memdev, bool has_cpus,
+    const char *id, uint16_t node, const char *memdev, bool has_cpus,
     uint32List *cpus, bool has_distances, VirtioNumaDistanceList *distances,
     Error **errp)
 {
@@ -55,13 +55,13 @@ VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(
 }
 
 VirtioNumaCommandId *qmp_virtio_numa_node_remove(const char *id,
-                                                 int64_t node,
+                                                 uint16_t node,
                                                  Error **errp)
 {
     return virtio_numa_not_built(errp);
 }
 
-void qmp_virtio_numa_node_expect(const char *id, int64_t node,
+void qmp_virtio_numa_node_expect(const char *id, uint16_t node,
                                  const char *memdev, Error **errp)
 {
     virtio_numa_not_built(errp);

@@ -87,22 +87,13 @@ static VirtioNumaCommandType virtio_numa_qapi_type(uint16_t type)
     }
 }
 
-/* Wire field codes, as the guest names them in an INVALID completion. */
-static const char *const virtio_numa_field_names[] = {
-    [VIRTIO_NUMA_FIELD_NONE] = "none",
-    [VIRTIO_NUMA_FIELD_LEN] = "len",
-    [VIRTIO_NUMA_FIELD_TYPE] = "type",
-    [VIRTIO_NUMA_FIELD_FLAGS] = "flags",
-    [VIRTIO_NUMA_FIELD_ID] = "id",
-    [VIRTIO_NUMA_FIELD_NODE] = "node",
-    [VIRTIO_NUMA_FIELD_ADDR] = "addr",
-    [VIRTIO_NUMA_FIELD_SIZE] = "size",
-    [VIRTIO_NUMA_FIELD_NR_RANGES] = "nr_ranges",
-    [VIRTIO_NUMA_FIELD_RESERVED] = "reserved",
-    [VIRTIO_NUMA_FIELD_INTERVAL] = "interval_ms",
-    [VIRTIO_NUMA_FIELD_CPU] = "cpu",
-    [VIRTIO_NUMA_FIELD_DISTANCE] = "distance",
-};
+/* Wire field codes are the VirtioNumaField values, in the same order. */
+QEMU_BUILD_BUG_ON(VIRTIO_NUMA_FIELD_NONE != VIRTIO_NUMA_QAPI_FIELD_NONE);
+QEMU_BUILD_BUG_ON(VIRTIO_NUMA_FIELD_NR_RANGES !=
+                  VIRTIO_NUMA_QAPI_FIELD_NR_RANGES);
+QEMU_BUILD_BUG_ON(VIRTIO_NUMA_FIELD_INTERVAL !=
+                  VIRTIO_NUMA_QAPI_FIELD_INTERVAL_MS);
+QEMU_BUILD_BUG_ON(VIRTIO_NUMA_FIELD_DISTANCE + 1 != VIRTIO_NUMA_QAPI_FIELD__MAX);
 
 /* Status codes on the wire map one to one onto VirtioNumaStatus. */
 QEMU_BUILD_BUG_ON(VIRTIO_NUMA_S_FAILED != VIRTIO_NUMA_STATUS_FAILED);
@@ -147,7 +138,7 @@ static void virtio_numa_record_done(VirtIONuma *vn, const VirtIONumaCmd *cmd,
 
     qapi_event_send_virtio_numa_completion(virtio_numa_id(vn), path, cmd->id,
         virtio_numa_qapi_type(cmd->type), status,
-        virtio_numa_field_names[field], detail, hm);
+        field, detail, hm);
 }
 
 /* Retire the command in flight. */
@@ -284,7 +275,7 @@ static const char *virtio_numa_check_event(VirtIONuma *vn,
         return "nr_node_ids out of range";
     }
     if (status > VIRTIO_NUMA_S_FAILED ||
-        field >= ARRAY_SIZE(virtio_numa_field_names)) {
+        field >= VIRTIO_NUMA_QAPI_FIELD__MAX) {
         return "unknown status or field";
     }
     switch (type) {
@@ -468,12 +459,26 @@ static int virtio_numa_find_one(Object *obj, void *opaque)
     return 0;
 }
 
+/*
+ * The device of id @id, or at QOM path @id (the proxy, such as
+ * virtio-numa-pci, or the virtio device itself).
+ */
 static VirtIONuma *virtio_numa_find(const char *id, Error **errp)
 {
     VirtIONumaFind f = { .id = id };
 
-    object_child_foreach_recursive(object_get_root(), virtio_numa_find_one,
-                                   &f);
+    if (id[0] == '/') {
+        Object *obj = object_resolve_path(id, NULL);
+        Object *child = obj ? object_resolve_path_component(obj,
+                                                            "virtio-backend")
+                            : NULL;
+
+        f.found = (VirtIONuma *)object_dynamic_cast(child ?: obj,
+                                                    TYPE_VIRTIO_NUMA);
+    } else {
+        object_child_foreach_recursive(object_get_root(),
+                                       virtio_numa_find_one, &f);
+    }
     if (!f.found) {
         error_set(errp, ERROR_CLASS_DEVICE_NOT_FOUND,
                   "Device '%s' is not a virtio-numa device", id);
@@ -1201,7 +1206,7 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
     VirtioNumaInfo *info = g_new0(VirtioNumaInfo, 1);
     VirtioNumaNodeInfoList **ntail = &info->nodes;
     VirtioNumaCommandInfoList **ctail = &info->commands;
-    uint32List **etail = &info->expected_nodes;
+    uint16List **etail = &info->expected_nodes;
     unsigned int i;
 
     info->id = g_strdup(virtio_numa_id(vn));
@@ -1261,7 +1266,8 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
         ci->has_status = true;
         ci->status = d->status;
         if (d->status == VIRTIO_NUMA_S_INVALID) {
-            ci->field = g_strdup(virtio_numa_field_names[d->field]);
+            ci->has_field = true;
+            ci->field = d->field;
         }
         ci->has_detail = true;
         ci->detail = d->detail;
@@ -1566,27 +1572,27 @@ static HostMemoryBackend *virtio_numa_backend(VirtIONuma *vn,
 }
 
 /* Host node @node for NODE_ADD: declared, empty at boot, not added yet. */
-static bool virtio_numa_check_add_node(VirtIONuma *vn, int64_t node,
+static bool virtio_numa_check_add_node(VirtIONuma *vn, uint16_t node,
                                        Error **errp)
 {
     MachineState *ms = MACHINE(qdev_get_machine());
     uint16_t max_nodes = virtio_numa_max_nodes();
 
-    if (node < 0 || node >= max_nodes) {
+    if (node >= max_nodes) {
         error_setg(errp, "'node' must be below %u (the -numa nodes), "
-                   "not %" PRId64, max_nodes, node);
+                   "not %u", max_nodes, node);
         return false;
     }
     if (ms->numa_state->nodes[node].node_mem) {
-        error_setg(errp, "'node': node %" PRId64 " has boot memory", node);
+        error_setg(errp, "'node': node %u has boot memory", node);
         return false;
     }
     if (vn->added[node].memdev) {
-        error_setg(errp, "'node': node %" PRId64 " was added already", node);
+        error_setg(errp, "'node': node %u was added already", node);
         return false;
     }
     if (vn->expected[node]) {
-        error_setg(errp, "'node': node %" PRId64 " is expected from a "
+        error_setg(errp, "'node': node %u is expected from a "
                    "migration or snapshot (virtio-numa-node-expect)", node);
         return false;
     }
@@ -1594,7 +1600,7 @@ static bool virtio_numa_check_add_node(VirtIONuma *vn, int64_t node,
 }
 
 /* Distances for DISTANCE_SET: to other nodes, each named once, in range. */
-static bool virtio_numa_check_distances(VirtIONuma *vn, int64_t node,
+static bool virtio_numa_check_distances(VirtIONuma *vn, uint16_t node,
                                         const VirtioNumaDistanceList *dl,
                                         unsigned int *nr, Error **errp)
 {
@@ -1604,15 +1610,14 @@ static bool virtio_numa_check_distances(VirtIONuma *vn, int64_t node,
     for (l = dl; l; l = l->next, (*nr)++) {
         const VirtioNumaDistance *d = l->value;
 
-        if (d->node < 0 || d->node >= virtio_numa_max_nodes() ||
-            d->node == node) {
-            error_setg(errp, "'distances': node %" PRId64 " is not another "
+        if (d->node >= virtio_numa_max_nodes() || d->node == node) {
+            error_setg(errp, "'distances': node %u is not another "
                        "node below %u", d->node, virtio_numa_max_nodes());
             return false;
         }
         if (d->distance <= NUMA_DISTANCE_MIN ||
             d->distance >= NUMA_DISTANCE_UNREACHABLE) {
-            error_setg(errp, "'distances': distance to node %" PRId64
+            error_setg(errp, "'distances': distance to node %u"
                        " must be %d to %d, not %u", d->node,
                        NUMA_DISTANCE_MIN + 1, NUMA_DISTANCE_UNREACHABLE - 1,
                        d->distance);
@@ -1620,7 +1625,7 @@ static bool virtio_numa_check_distances(VirtIONuma *vn, int64_t node,
         }
         for (m = dl; m != l; m = m->next) {
             if (m->value->node == d->node) {
-                error_setg(errp, "'distances': node %" PRId64 " named twice",
+                error_setg(errp, "'distances': node %u named twice",
                            d->node);
                 return false;
             }
@@ -1666,7 +1671,7 @@ static bool virtio_numa_check_cpus(VirtIONuma *vn, const uint32List *cpus,
 }
 
 VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(
-    const char *id, int64_t node, const char *memdev, bool has_cpus,
+    const char *id, uint16_t node, const char *memdev, bool has_cpus,
     uint32List *cpus, bool has_distances, VirtioNumaDistanceList *distances,
     Error **errp)
 {
@@ -1756,7 +1761,7 @@ VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(
 }
 
 VirtioNumaCommandId *qmp_virtio_numa_node_remove(const char *id,
-                                                 int64_t node,
+                                                 uint16_t node,
                                                  Error **errp)
 {
     struct virtio_numa_cmd_node_remove rm = {};
@@ -1767,18 +1772,18 @@ VirtioNumaCommandId *qmp_virtio_numa_node_remove(const char *id,
     if (!vn) {
         return NULL;
     }
-    if (node < 0 || node >= virtio_numa_max_nodes()) {
+    if (node >= virtio_numa_max_nodes()) {
         error_setg(errp, "'node' must be below %u (the -numa nodes), "
-                   "not %" PRId64, virtio_numa_max_nodes(), node);
+                   "not %u", virtio_numa_max_nodes(), node);
         return NULL;
     }
     if (ms->numa_state->nodes[node].node_mem) {
-        error_setg(errp, "'node': node %" PRId64 " has boot memory, which "
+        error_setg(errp, "'node': node %u has boot memory, which "
                    "cannot be removed", node);
         return NULL;
     }
     if (!vn->added[node].memdev) {
-        error_setg(errp, "'node': node %" PRId64 " was not added by "
+        error_setg(errp, "'node': node %u was not added by "
                    "virtio-numa '%s'", node, id);
         return NULL;
     }
@@ -1835,7 +1840,7 @@ void qmp_virtio_numa_node_drop(const char *id, uint16_t node, Error **errp)
     virtio_numa_unmap(vn, node);
 }
 
-void qmp_virtio_numa_node_expect(const char *id, int64_t node,
+void qmp_virtio_numa_node_expect(const char *id, uint16_t node,
                                  const char *memdev, Error **errp)
 {
     VirtIONuma *vn = virtio_numa_find(id, errp);
@@ -1855,11 +1860,11 @@ void qmp_virtio_numa_node_expect(const char *id, int64_t node,
         return;
     }
     if (!memdev) {
-        if (node >= 0 && node < MAX_NODES && vn->expected[node]) {
+        if (node < MAX_NODES && vn->expected[node]) {
             virtio_numa_unexpect(vn, node);
             return;
         }
-        error_setg(errp, "'node': node %" PRId64 " is not expected", node);
+        error_setg(errp, "'node': node %u is not expected", node);
         return;
     }
     if (!virtio_numa_check_add_node(vn, node, errp)) {
@@ -2155,7 +2160,7 @@ static int virtio_numa_post_load(void *opaque, int version_id)
         }
     }
     for (i = 0; i < VIRTIO_NUMA_HISTORY; i++) {
-        if (vn->done[i].field >= ARRAY_SIZE(virtio_numa_field_names) ||
+        if (vn->done[i].field >= VIRTIO_NUMA_QAPI_FIELD__MAX ||
             vn->done[i].status > VIRTIO_NUMA_STATUS_CANCELLED) {
             return -EINVAL;
         }
