@@ -32,10 +32,13 @@ qemu-asan:
 initramfs:
 	@scripts/build-initramfs $(FLAVOUR)
 
-# The kernel series as it would be sent: git format-patch output with a
-# cover letter (the path is printed), and its check: applied one patch at
-# a time, each step built and checkpatch --strict clean.
+# The kernel and the QEMU series as they would be sent: git format-patch
+# output with a cover letter (the paths are printed), and their checks:
+# applied one patch at a time, each step built and checkpatch clean
+# (the kernel's --strict).
 series: sources
 	@scripts/series
+	@scripts/series --qemu
 series-check: sources
 	@scripts/series-check
+	@scripts/qemu-series-check
