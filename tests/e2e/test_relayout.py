@@ -197,12 +197,14 @@ def test_relayout_pending_until_freed(boot):
     # free path redirected them (a sweep only moves free pages it finds).
     # Kernel memory allocated in the range meanwhile (slab, far more of it
     # under KASAN, whose quarantine keeps freed objects' pages in use;
-    # page tables) stays pending until the kernel frees it.
+    # page tables) stays pending until the kernel frees it.  KASAN's own
+    # pages (its stack depot, shadow of vmalloc'ed stacks) count as
+    # "other" with what is left of the held pages: 1.4 % of them once.
     ns = poll_settled(g, 10)
     assert_consistent(ns, base)
     user = ns[0]['pending-pages'] - ns[0]['pending-slab-pages'] - \
         ns[0]['pending-pagetable-pages']
-    assert user < held // 100, ns
+    assert user < held // (25 if FLAVOUR == 'kasan' else 100), ns
     stats = g.read('/sys/kernel/debug/dnuma/stats')
     assert int(re.search(r'redirected (\d+)', stats).group(1)) > held // 2, stats
     # When the last pending page has moved (at once, or after a
