@@ -91,6 +91,14 @@ def test_relayout_binds_and_moves_host_memory(boot):
     assert [n['node'] for n in r['resident']] == [0]
     assert resident + r['not-resident'] == size
     assert host_ram(g, addr - 1)['policy'] == 'default'
+    # One range per stretch of one backend and one policy, however the
+    # flat view cuts it (below 1 MiB it does).
+    hr = g.qmp.cmd('query-virtio-numa-host-ram')
+    for x, y in zip(hr, hr[1:]):
+        assert x['addr'] + x['size'] <= y['addr'], (x, y)
+        assert (x['memdev'], x['addr'] + x['size'], x['policy'],
+                x['host-nodes']) != \
+            (y['memdev'], y['addr'], y['policy'], y['host-nodes']), (x, y)
     assert host_ram(g, addr + size)['policy'] == 'default'
 
     # The kernel's view: one mapping of exactly the range, bound to 0,

@@ -385,44 +385,83 @@ static HostMemPolicy virtio_numa_qapi_policy(int mode)
     }
 }
 
-/* One piece of one policy: count its pages and append it. */
-static void virtio_numa_host_piece(VirtioNumaHostRamRangeList ***tail,
+/*
+ * The range being built: pieces of one RAM map range that follow each
+ * other with one policy are one range (the flat view cuts RAM below
+ * 1 MiB into many sections).
+ */
+typedef struct VirtIONumaHostWalk {
+    VirtioNumaHostRamRangeList **tail;
+    const VirtioNumaRamRange *r;    /* NULL: nothing being built */
+    uint64_t addr;
+    uint64_t size;
+    int mode;
+    unsigned long nodes[BITS_TO_LONGS(MAX_NODES + 1)];
+    uint64_t stride;
+    VirtIONumaResidency res;
+} VirtIONumaHostWalk;
+
+static void virtio_numa_host_flush(VirtIONumaHostWalk *w)
+{
+    VirtioNumaHostRamRange *h;
+    VirtioNumaHostNodeSizeList **ntail;
+    uint16List **btail;
+    unsigned int n;
+
+    if (!w->r) {
+        return;
+    }
+    h = g_new0(VirtioNumaHostRamRange, 1);
+    ntail = &h->resident;
+    btail = &h->host_nodes;
+    h->addr = w->addr;
+    h->size = w->size;
+    h->memdev = g_strdup(w->r->memdev);
+    h->has_node = w->r->has_node;
+    h->node = w->r->node;
+    h->policy = virtio_numa_qapi_policy(w->mode);
+    for (n = 0; n < MAX_NODES; n++) {
+        if (test_bit(n, w->nodes)) {
+            QAPI_LIST_APPEND(btail, n);
+        }
+        if (w->res.node_bytes[n]) {
+            VirtioNumaHostNodeSize *ns = g_new0(VirtioNumaHostNodeSize, 1);
+
+            ns->node = n;
+            ns->size = w->res.node_bytes[n];
+            QAPI_LIST_APPEND(ntail, ns);
+        }
+    }
+    h->not_resident = w->res.not_resident;
+    h->sample_stride = w->stride;
+    QAPI_LIST_APPEND(w->tail, h);
+    w->r = NULL;
+}
+
+/* One piece of one policy: count its pages, add it to the range. */
+static void virtio_numa_host_piece(VirtIONumaHostWalk *w,
                                    const VirtioNumaRamRange *r,
                                    uint64_t addr, uint8_t *host,
                                    uint64_t len, size_t pagesize, int mode,
                                    const unsigned long *nodes)
 {
-    VirtioNumaHostRamRange *h = g_new0(VirtioNumaHostRamRange, 1);
-    VirtioNumaHostNodeSizeList **ntail = &h->resident;
-    uint16List **btail = &h->host_nodes;
-    VirtIONumaResidency res = {};
-    uint64_t npages = len / pagesize;
-    unsigned int n;
+    uint64_t stride = MAX(1, DIV_ROUND_UP(len / pagesize,
+                                          VIRTIO_NUMA_QUERY_SAMPLES));
 
-    h->addr = addr;
-    h->size = len;
-    h->memdev = g_strdup(r->memdev);
-    h->has_node = r->has_node;
-    h->node = r->node;
-    h->policy = virtio_numa_qapi_policy(mode);
-    for (n = 0; n < MAX_NODES; n++) {
-        if (test_bit(n, nodes)) {
-            QAPI_LIST_APPEND(btail, n);
-        }
+    if (w->r != r || w->addr + w->size != addr || w->mode != mode ||
+        !bitmap_equal(w->nodes, nodes, MAX_NODES)) {
+        virtio_numa_host_flush(w);
+        memset(&w->res, 0, sizeof(w->res));
+        w->r = r;
+        w->addr = addr;
+        w->size = 0;
+        w->mode = mode;
+        bitmap_copy(w->nodes, nodes, MAX_NODES + 1);
+        w->stride = 1;
     }
-    h->sample_stride = MAX(1, DIV_ROUND_UP(npages, VIRTIO_NUMA_QUERY_SAMPLES));
-    virtio_numa_count(host, len, pagesize, h->sample_stride, &res);
-    for (n = 0; n < MAX_NODES; n++) {
-        if (res.node_bytes[n]) {
-            VirtioNumaHostNodeSize *ns = g_new0(VirtioNumaHostNodeSize, 1);
-
-            ns->node = n;
-            ns->size = res.node_bytes[n];
-            QAPI_LIST_APPEND(ntail, ns);
-        }
-    }
-    h->not_resident = res.not_resident;
-    QAPI_LIST_APPEND(*tail, h);
+    w->size += len;
+    w->stride = MAX(w->stride, stride);
+    virtio_numa_count(host, len, pagesize, stride, &w->res);
 }
 
 /*
@@ -432,7 +471,7 @@ static void virtio_numa_host_piece(VirtioNumaHostRamRangeList ***tail,
  * or more in any sensible configuration, and a backend's own policy
  * covers all of it.
  */
-static void virtio_numa_host_section(VirtioNumaHostRamRangeList ***tail,
+static void virtio_numa_host_section(VirtIONumaHostWalk *w,
                                      const VirtioNumaRamRange *r,
                                      uint64_t addr, uint8_t *host,
                                      uint64_t len, size_t pagesize)
@@ -453,19 +492,19 @@ static void virtio_numa_host_section(VirtioNumaHostRamRangeList ***tail,
             continue;
         }
         if (mode != cur_mode || !bitmap_equal(nodes, cur, MAX_NODES)) {
-            virtio_numa_host_piece(tail, r, addr + start, host + start,
+            virtio_numa_host_piece(w, r, addr + start, host + start,
                                    off - start, pagesize, cur_mode, cur);
             start = off;
             cur_mode = mode;
             bitmap_copy(cur, nodes, MAX_NODES + 1);
         }
     }
-    virtio_numa_host_piece(tail, r, addr + start, host + start, len - start,
+    virtio_numa_host_piece(w, r, addr + start, host + start, len - start,
                            pagesize, cur_mode, cur);
 }
 
 /* One range of the RAM map, section by section of the flat view. */
-static void virtio_numa_host_range(VirtioNumaHostRamRangeList ***tail,
+static void virtio_numa_host_range(VirtIONumaHostWalk *w,
                                    const VirtioNumaRamRange *r)
 {
     uint64_t off = 0;
@@ -489,7 +528,7 @@ static void virtio_numa_host_range(VirtioNumaHostRamRangeList ***tail,
             uint8_t *first = QEMU_ALIGN_PTR_UP(host, pagesize);
 
             if (end > first) {
-                virtio_numa_host_section(tail, r,
+                virtio_numa_host_section(w, r,
                                          r->addr + off + (first - host),
                                          first, end - first, pagesize);
             }
@@ -507,12 +546,14 @@ VirtioNumaHostRamRangeList *virtio_numa_host_ram(VirtioNumaRamRangeList *ram,
                                                  Error **errp)
 {
 #ifdef CONFIG_NUMA
-    VirtioNumaHostRamRangeList *list = NULL, **tail = &list;
+    VirtioNumaHostRamRangeList *list = NULL;
+    VirtIONumaHostWalk w = { .tail = &list };
     VirtioNumaRamRangeList *l;
 
     for (l = ram; l; l = l->next) {
-        virtio_numa_host_range(&tail, l->value);
+        virtio_numa_host_range(&w, l->value);
     }
+    virtio_numa_host_flush(&w);
     return list;
 #else
     error_setg(errp, "this QEMU was built without NUMA support (libnuma)");
