@@ -42,6 +42,9 @@ apply_series() {
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
 		[ -f "$dir/$p" ] || die "series lists $dir/$p, which does not exist"
+		# A patch whose diff is generated (the QEMU series' header
+		# import) carries only its description here.
+		grep -q '^--- ' "$dir/$p" || continue
 		patch -d "$tree" -p1 -N -s --no-backup-if-mismatch -r - < "$dir/$p" > /tmp/vnuma-patch.$$ 2>&1 ||
 			{ cat /tmp/vnuma-patch.$$ >&2; rm -f /tmp/vnuma-patch.$$;
 			  die "patch ${dir#$VNUMA_REPO/}/$p does not apply"; }
