@@ -597,7 +597,10 @@ static VirtIONumaCmd *virtio_numa_fill(VirtIONuma *vn, uint16_t type,
     hdr->type = cpu_to_le16(type);
     hdr->flags = cpu_to_le16(flags);
     hdr->len = cpu_to_le32(len);
-    memcpy(hdr + 1, payload, len);
+    /* REPORT has no payload: memcpy() from NULL is undefined even then. */
+    if (len) {
+        memcpy(hdr + 1, payload, len);
+    }
     return cmd;
 }
 
