@@ -46,13 +46,20 @@ class PrivateLibvirt:
         self.own_dir = workdir is None
         self.hooks = hooks or {}
         self.dir = workdir or tempfile.mkdtemp(prefix='vnuma-libvirt-')
-        self.sock_dir = os.path.join(self.dir, 'sock')
+        # Sockets in a short directory of their own: a unix socket path
+        # has at most 107 bytes, and pytest's directories grow with its
+        # run number (pytest-105/.../libvirt-admin-sock was too long).
+        # DIR/sock links to it.
+        self.sock_dir = tempfile.mkdtemp(prefix='vnuma-lv-')
         self.uri = (f'qemu+unix:///system?socket={self.sock_dir}/libvirt-sock')
         self.proc = None
 
     def _write_config(self):
-        for d in (*STATE_DIRS, 'sock'):
+        for d in STATE_DIRS:
             os.makedirs(os.path.join(self.dir, d), exist_ok=True)
+        os.makedirs(self.sock_dir, exist_ok=True)
+        if not os.path.lexists(os.path.join(self.dir, 'sock')):
+            os.symlink(self.sock_dir, os.path.join(self.dir, 'sock'))
         with open(os.path.join(self.dir, 'etc', 'libvirtd.conf'), 'w') as f:
             f.write(f'unix_sock_dir = "{self.sock_dir}"\n'
                     'auth_unix_rw = "none"\nauth_unix_ro = "none"\n'
@@ -129,6 +136,8 @@ class PrivateLibvirt:
         if self.proc:
             self.log.close()
             self.proc = None
+        # Made again at the next start.
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
 
     def cleanup(self):
         self.stop()
