@@ -383,6 +383,17 @@ class Guest:
                                  f'{timeout} s; see {self.serial_log}')
             time.sleep(0.1)
 
+    def wait_reboot(self, timeout=180):
+        """Wait until the guest has booted a second time (a reboot with
+        QEMU going on), and reopen the command channel: its init opens
+        the port again."""
+        deadline = time.monotonic() + timeout
+        while self.console().count('VNUMA-READY') < 2:
+            assert time.monotonic() < deadline, 'no second boot'
+            time.sleep(0.5)
+        self.ctl.buf = b''
+        assert self.ctl.run('true')[0] == 0
+
     def run(self, cmd, timeout=120):
         """Run a shell command in the guest; return (status, output)."""
         return self.ctl.run(cmd, timeout)
