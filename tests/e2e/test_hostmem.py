@@ -18,6 +18,7 @@ import pytest
 from vnuma.device import command, wait_completion
 from vnuma.guest import Node, Topology
 from vnuma.mem import start_mem, stop_mem
+from vnuma.nested import parse_bound_mappings
 from vnuma.qmp import QMPError
 
 MiB = 1 << 20
@@ -30,22 +31,10 @@ DEVICE = 'id=vnuma0,region-size=512M'
 RANGE = (1024 * MiB, 256 * MiB)
 
 
-def numa_maps(pid):
-    """[(start, end, policy, {node: pages})] of a process's mappings."""
-    ends = {}
-    with open(f'/proc/{pid}/maps') as f:
-        for line in f:
-            a, b = line.split()[0].split('-')
-            ends[int(a, 16)] = int(b, 16)
-    out = []
-    with open(f'/proc/{pid}/numa_maps') as f:
-        for line in f:
-            fields = line.split()
-            start = int(fields[0], 16)
-            pages = {int(n): int(v) for n, v in
-                     re.findall(r'\bN(\d+)=(\d+)', line)}
-            out.append((start, ends.get(start, start), fields[1], pages))
-    return out
+def host_bound_mappings(pid):
+    """parse_bound_mappings() of a process on this host."""
+    with open(f'/proc/{pid}/maps') as m, open(f'/proc/{pid}/numa_maps') as n:
+        return parse_bound_mappings(m.read(), n.read())
 
 
 def qemu_log(g):
@@ -103,9 +92,9 @@ def test_relayout_binds_and_moves_host_memory(boot):
 
     # The kernel's view: one mapping of exactly the range, bound to 0,
     # its pages on node 0 (the guest may have touched more since).
-    bound = [m for m in numa_maps(g.proc.pid) if m[2] == 'bind:0']
-    assert [m[1] - m[0] for m in bound] == [size], bound
-    assert bound[0][3].get(0, 0) * PAGE >= hm['on-nodes']
+    bound = [m for m in host_bound_mappings(g.proc.pid) if m[1] == 'bind:0']
+    assert [m[0] for m in bound] == [size], bound
+    assert bound[0][2].get(0, 0) * PAGE >= hm['on-nodes']
 
     info = g.qmp.cmd('query-virtio-numa')[0]
     last = [c for c in info['commands'] if c['type'] == 'relayout'][-1]

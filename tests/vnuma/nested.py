@@ -121,15 +121,15 @@ def host_ram(g):
             for x in r[0]['return']]
 
 
-def bound_mappings(g, pid):
-    """[(size, policy, {node: pages})] of the inner QEMU's mappings that
-    have a bind policy, from the guest kernel's numa_maps."""
+def parse_bound_mappings(maps, numa_maps):
+    """[(size, policy, {node: pages})] of the mappings with a bind
+    policy, from a process's /proc/PID/maps and numa_maps texts."""
     ends = {}
-    for line in g.read(f'/proc/{pid}/maps').splitlines():
+    for line in maps.splitlines():
         a, b = line.split()[0].split('-')
         ends[int(a, 16)] = int(b, 16)
     out = []
-    for line in g.read(f'/proc/{pid}/numa_maps').splitlines():
+    for line in numa_maps.splitlines():
         f = line.split()
         if f[1].startswith('bind:'):
             start = int(f[0], 16)
@@ -137,3 +137,9 @@ def bound_mappings(g, pid):
                         {int(n): int(v) for n, v in
                          re.findall(r'\bN(\d+)=(\d+)', line)}))
     return sorted(out)
+
+
+def bound_mappings(g, pid):
+    """parse_bound_mappings() of the inner QEMU, from the guest kernel."""
+    return parse_bound_mappings(g.read(f'/proc/{pid}/maps'),
+                                g.read(f'/proc/{pid}/numa_maps'))
