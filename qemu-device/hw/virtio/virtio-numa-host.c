@@ -244,6 +244,7 @@ static void *virtio_numa_move_thread(void *opaque)
                                                 VirtIONumaMovePiece, i);
         VirtIONumaResidency before = {}, after = {};
         uint64_t off, chunk = ROUND_UP(VIRTIO_NUMA_MOVE_CHUNK, p->pagesize);
+        uint64_t on, on_before;
 
         virtio_numa_count(p->host, p->len, p->pagesize, 1, &before);
         for (off = 0; off < p->len && !m->error; off += chunk) {
@@ -265,13 +266,12 @@ static void *virtio_numa_move_thread(void *opaque)
             qatomic_add(&m->done, len);
         }
         virtio_numa_count(p->host, p->len, p->pagesize, 1, &after);
-        m->result.on_nodes += virtio_numa_on_nodes(&after, p->nodes);
-        m->result.elsewhere += p->len - after.not_resident -
-                               virtio_numa_on_nodes(&after, p->nodes);
+        on = virtio_numa_on_nodes(&after, p->nodes);
+        on_before = virtio_numa_on_nodes(&before, p->nodes);
+        m->result.on_nodes += on;
+        m->result.elsewhere += p->len - after.not_resident - on;
         m->result.not_resident += after.not_resident;
-        m->result.moved += virtio_numa_on_nodes(&after, p->nodes) -
-            MIN(virtio_numa_on_nodes(&after, p->nodes),
-                virtio_numa_on_nodes(&before, p->nodes));
+        m->result.moved += on - MIN(on, on_before);
         if (m->error || qatomic_read(&m->cancel)) {
             break;
         }
