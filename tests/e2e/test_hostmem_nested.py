@@ -48,13 +48,20 @@ def test_host_move_between_two_host_nodes(boot, cpio, figures):
     # Move the first half too, and cancel it at once (its first chunk
     # is moving by then): it ends cancelled, having moved part of it.
     cid = done['command-id'] + 1
+    # A second move meanwhile is refused: one at a time.
     replies, _ = qmp(g, ex('virtio-numa-host-move', id='vn0',
                            ranges=[{'addr': 0, 'size': half,
                                     'host-nodes': [1]}]),
                      ex('query-virtio-numa'),
+                     ex('virtio-numa-host-move', id='vn0',
+                        ranges=[{'addr': half, 'size': half,
+                                 'host-nodes': [0]}]),
                      ex('virtio-numa-cancel', id='vn0',
-                        **{'command-id': cid}))
+                        **{'command-id': cid}), errors=True)
     assert replies[0]['return']['command-id'] == cid
+    assert f'is moving host memory for command {cid} already' in \
+        replies[2]['error']['desc'], replies[2]
+    replies = replies[:2] + replies[3:]
     moving = [c for c in replies[1]['return'][0]['commands']
               if c['command-id'] == cid]
     assert moving and moving[0]['state'] == 'moving', moving

@@ -60,10 +60,14 @@ def ex(name, **args):
         {'execute': name}
 
 
-def qmp(g, *cmds):
-    """Send QMP commands to the inner QEMU; returns (replies, events)."""
+def qmp(g, *cmds, errors=False):
+    """Send QMP commands to the inner QEMU; returns (replies, events).
+    Unless @errors, every command must succeed."""
     args = ' '.join("'" + json.dumps(c) + "'" for c in cmds)
-    out = g.sh(f'vnuma-qmp {SOCK} {args}')
+    if errors:
+        out = g.run(f'vnuma-qmp {SOCK} {args}')[1]
+    else:
+        out = g.sh(f'vnuma-qmp {SOCK} {args}')
     replies, events = [], []
     for line in out.splitlines():
         if line.startswith('event: '):
