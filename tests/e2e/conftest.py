@@ -69,3 +69,31 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section('figures')
         for line in sorted(set(lines)):
             terminalreporter.write_line(line)
+
+
+# The logs a failed test leaves are in its tmp_path, which CI does not
+# keep: the end of each goes into the failure's report (a QEMU that
+# exited, a guest that panicked, libvirtd's errors).
+LOG_TAIL_LINES = 25
+LOG_TAIL_FILES = 12
+
+
+def log_tails(top):
+    logs = sorted((p for p in top.rglob('*.log') if p.is_file()),
+                  key=lambda p: p.stat().st_mtime, reverse=True)
+    out = []
+    for p in logs[:LOG_TAIL_FILES]:
+        with open(p, errors='replace') as f:
+            lines = f.read().splitlines()[-LOG_TAIL_LINES:]
+        out.append(f'==> {p.relative_to(top)} (last {len(lines)} lines) <==')
+        out += lines
+    return '\n'.join(out)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    top = getattr(item, 'funcargs', {}).get('tmp_path')
+    if rep.when == 'call' and rep.failed and top is not None:
+        rep.sections.append(('logs in ' + str(top), log_tails(top)))
