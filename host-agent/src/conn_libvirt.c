@@ -248,7 +248,7 @@ static const char *lv_close_reason(int reason)
 	}
 }
 
-static const char *lv_stop_reason(int detail)
+const char *conn_libvirt_stop_reason(int detail)
 {
 	switch (detail) {
 	case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
@@ -281,7 +281,7 @@ static int lv_check(struct lv_conn *lv, struct vn_err *err)
 	if (lv->stopped)
 		return vn_err_set(err, VN_ERR_IO, "the domain is not running "
 				  "any more: %s",
-				  lv_stop_reason(lv->stopped - 1)), -1;
+				  conn_libvirt_stop_reason(lv->stopped - 1)), -1;
 	return 0;
 }
 
@@ -448,7 +448,7 @@ static int lv_execute(struct vn_conn *c, struct json_object *cmd,
 	} else if (call->r < 0 && lv->stopped) {
 		vn_err_set(err, VN_ERR_IO, "libvirt could not run %s: the "
 			   "domain is not running any more (%s): %s", name,
-			   lv_stop_reason(lv->stopped - 1), call->msg);
+			   conn_libvirt_stop_reason(lv->stopped - 1), call->msg);
 	} else if (call->r < 0) {
 		vn_err_set(err, VN_ERR_IO, "libvirt could not run %s: %s",
 			   name, call->msg);

@@ -41,5 +41,7 @@ void conn_shared_event(struct vn_conn *c, const char *event,
 		       long long seconds, unsigned int micros,
 		       const char *details);
 void conn_shared_stopped(struct vn_conn *c, int detail);
+/* Why a domain stopped, from a VIR_DOMAIN_EVENT_STOPPED detail. */
+const char *conn_libvirt_stop_reason(int detail);
 
 #endif /* VN_CONN_LIBVIRT_H */

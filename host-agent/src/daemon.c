@@ -190,7 +190,8 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 		dm = dom_find(d, uuid);
 		if (dm) {
 			/* vnd_work() may be in the middle of it: it frees. */
-			vn_log(LOG_INFO, "%s: stopped", dm->name);
+			vn_log(LOG_INFO, "%s: stopped: %s", dm->name,
+			       conn_libvirt_stop_reason(detail));
 			dm->gone = true;
 			if (dm->op)
 				conn_shared_stopped(dm->op, detail);
