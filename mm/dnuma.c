@@ -74,6 +74,7 @@
 #include <linux/ioport.h>
 #include <linux/irq_work.h>
 #include <linux/kexec.h>
+#include <linux/memcontrol.h>
 #include <linux/memlayout.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
@@ -1129,6 +1130,28 @@ static int dnuma_commit(struct dnuma_commit *c)
 /* --- After a commit: strays, migration, the end of a transplant --- */
 
 /* Isolate the folio at @pfn if it is pending; return its last pfn. */
+/*
+ * A poisoned folio that memory failure could not take off the LRU (it was
+ * isolated at that moment, by a migration that then failed and put it
+ * back): nobody frees it, so it would stay pending for good.  Take it off
+ * the LRU as memory failure would have (memory offlining does the same);
+ * unmapped, it is then poisoned for good and moves in place.  Never
+ * migrated: its contents are lost.
+ */
+static void dnuma_unlru_poisoned(struct folio *folio)
+{
+	if (folio_test_large(folio) || folio_mapped(folio) ||
+	    !folio_trylock(folio))
+		return;
+	if (folio_isolate_lru(folio)) {
+		folio_clear_active(folio);
+		folio_clear_unevictable(folio);
+		mem_cgroup_uncharge(folio);
+		folio_put(folio);
+	}
+	folio_unlock(folio);
+}
+
 static unsigned long dnuma_isolate_folio(unsigned long pfn, int target,
 					 struct list_head *list,
 					 unsigned long *nr)
@@ -1145,8 +1168,13 @@ static unsigned long dnuma_isolate_folio(unsigned long pfn, int target,
 		pfn = folio_pfn(folio) + folio_nr_pages(folio) - 1;
 	if (!folio_try_get(folio))
 		return pfn;
-	if (page_folio(page) == folio && isolate_folio_to_list(folio, list))
+	if (page_folio(page) != folio)
+		goto out;
+	if (unlikely(folio_test_hwpoison(folio)))
+		dnuma_unlru_poisoned(folio);
+	else if (isolate_folio_to_list(folio, list))
 		(*nr)++;
+out:
 	folio_put(folio);
 	return pfn;
 }
