@@ -1208,6 +1208,42 @@ static unsigned long dnuma_migrate_section(unsigned long start, int target)
 	return nr;
 }
 
+/*
+ * DNUMA_F_MIGRATE: migrate what the ranges have allocated, a section at a
+ * time, telling @progress (if any) how far it came.  Returns whether
+ * @progress stopped it.
+ */
+static bool dnuma_migrate_ranges(const struct memlayout_range *r,
+				 unsigned int nr, struct dnuma_progress *progress)
+{
+	unsigned long pfn, done = 0, total = 0;
+	bool stopped = false;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		total += r[i].nr_pages;
+	get_online_mems();
+	if (progress && progress->step(progress, 0, total)) {
+		stopped = true;
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		for (pfn = r[i].start_pfn;
+		     pfn < r[i].start_pfn + r[i].nr_pages;
+		     pfn += PAGES_PER_SECTION) {
+			dnuma_migrate_section(pfn, r[i].nid);
+			done += PAGES_PER_SECTION;
+			if (progress && progress->step(progress, done, total)) {
+				stopped = true;
+				goto out;
+			}
+		}
+	}
+out:
+	put_online_mems();
+	return stopped;
+}
+
 /* Free hugetlb pool pages never reach the free path unless dissolved. */
 static unsigned long dnuma_dissolve_section(unsigned long start)
 {
@@ -1465,6 +1501,7 @@ static int dnuma_online_targets(const struct memlayout_range *r,
  * @r: the ranges: sorted, disjoint, whole memory blocks of online RAM
  * @nr: how many
  * @flags: DNUMA_F_MIGRATE to migrate allocated pages now
+ * @progress: for DNUMA_F_MIGRATE, told how far it came; may stop it
  * @res: what was done, or what was wrong
  *
  * All ranges are checked before anything changes; on error nothing did.
@@ -1476,7 +1513,8 @@ static int dnuma_online_targets(const struct memlayout_range *r,
  * is isolated by somebody else.
  */
 int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
-		   unsigned int flags, struct dnuma_result *res)
+		   unsigned int flags, struct dnuma_progress *progress,
+		   struct dnuma_result *res)
 {
 	struct dnuma_event ev = {};
 	struct dnuma_commit c = { .r = r, .nr = nr, .ev = &ev };
@@ -1537,18 +1575,8 @@ int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
 
 	dnuma_sweep_ms = DNUMA_SWEEP_MIN_MS;
 	dnuma_idle_rounds = 0;
-	if (flags & DNUMA_F_MIGRATE) {
-		get_online_mems();
-		for (i = 0; i < nr; i++) {
-			unsigned long pfn;
-
-			for (pfn = r[i].start_pfn;
-			     pfn < r[i].start_pfn + r[i].nr_pages;
-			     pfn += PAGES_PER_SECTION)
-				dnuma_migrate_section(pfn, r[i].nid);
-		}
-		put_online_mems();
-	}
+	if (flags & DNUMA_F_MIGRATE)
+		res->stopped = dnuma_migrate_ranges(r, nr, progress);
 	dnuma_settle();
 	res->moved = atomic_long_read(&dnuma_count.moved) - moved +
 		     atomic_long_read(&dnuma_count.swept) - swept;

@@ -73,7 +73,7 @@ static ssize_t dnuma_relayout_write(struct file *file, const char __user *ubuf,
 		r[nr].nr_pages = PHYS_PFN(size);
 		nr++;
 	}
-	ret = dnuma_relayout(r, nr, flags, &res);
+	ret = dnuma_relayout(r, nr, flags, NULL, &res);
 	if (ret)
 		pr_info("dnuma: relayout refused: range %u: %s\n", res.bad,
 			res.why);

@@ -87,6 +87,8 @@ struct virtio_numa {
 	void *cmd_bufs[VNUMA_CMD_BUFS];
 	/* RELAYOUT's ranges in guest terms; too big for the stack. */
 	struct memlayout_range ranges[VIRTIO_NUMA_MAX_RANGES];
+	/* Told how far RELAYOUT's migration came; stops it when cancelled. */
+	struct dnuma_progress relayout_progress;
 	/* Reports the end of a transplant (pending pages reach zero). */
 	struct notifier_block dnuma_nb;
 	/* Per guest node, what NODE_ADD added (nr_node_ids entries). */
@@ -110,6 +112,14 @@ struct virtio_numa {
 	bool reserve_free;
 	/* The thread offlining a removed node's memory, if any.  @lock. */
 	struct task_struct *remover;
+	/*
+	 * With VIRTIO_NUMA_F_PROGRESS: the command the device asked to stop
+	 * (config space cancel_id), as @cancel_work last read it.  Written
+	 * under @lock; the command work reads it at each step of a long
+	 * command with READ_ONCE().
+	 */
+	u64 cancel_id;
+	struct work_struct cancel_work;
 	/* Refuses hibernation while nodes are added. */
 	struct notifier_block pm_nb;
 
@@ -516,6 +526,80 @@ static void vnuma_complete(struct virtio_numa *vn, u16 status, u32 detail)
 			 detail);
 }
 
+/*
+ * Tell the device how far the command in flight has come, in pages.  Best
+ * effort: without memory or room on the event queue it is skipped (the
+ * completion never is), and it never waits.
+ */
+static void vnuma_progress(struct virtio_numa *vn, unsigned long done,
+			   unsigned long total)
+{
+	struct vnuma_verdict v = { .status = VIRTIO_NUMA_S_OK };
+	size_t size = vnuma_event_size(2);
+	struct virtio_numa_event *ev;
+	struct scatterlist sg;
+	unsigned long flags;
+	int err = -ENODEV;
+
+	if (!vn->lim.progress)
+		return;
+	ev = kzalloc(size, GFP_KERNEL | __GFP_NOWARN);
+	if (!ev)
+		return;
+	vnuma_event_init(ev, VIRTIO_NUMA_EVENT_PROGRESS, vn->cmd.id, v, 0,
+			 ++vn->seq, nr_node_ids);
+	vnuma_event_add(ev, VIRTIO_NUMA_R_PROGRESS_DONE, 0, done);
+	vnuma_event_add(ev, VIRTIO_NUMA_R_PROGRESS_TOTAL, 0, total);
+	sg_init_one(&sg, ev, size);
+	spin_lock_irqsave(&vn->lock, flags);
+	if (!vn->removing) {
+		vnuma_reclaim_events(vn);
+		err = virtqueue_add_outbuf(vn->event_vq, &sg, 1, ev,
+					   GFP_ATOMIC);
+		if (!err)
+			virtqueue_kick(vn->event_vq);
+	}
+	spin_unlock_irqrestore(&vn->lock, flags);
+	if (err)
+		kfree(ev);
+}
+
+/* Whether the device asked to stop the command in flight. */
+static bool vnuma_cancelled(struct virtio_numa *vn)
+{
+	return vn->lim.progress && READ_ONCE(vn->cancel_id) == vn->cmd.id;
+}
+
+/*
+ * The device changed cancel_id.  Config space may not be read in the
+ * interrupt on every transport, hence work; the command work is busy with
+ * the command to stop, hence not on @wq.  A removal waiting for pages to
+ * migrate is interrupted as the timeout would.
+ */
+static void vnuma_cancel_work(struct work_struct *work)
+{
+	struct virtio_numa *vn = container_of(work, struct virtio_numa,
+					      cancel_work);
+	unsigned long flags;
+	u64 id;
+
+	virtio_cread_le(vn->vdev, struct virtio_numa_config, cancel_id, &id);
+	spin_lock_irqsave(&vn->lock, flags);
+	WRITE_ONCE(vn->cancel_id, id);
+	/* The removal's command: @cmd does not change while it runs. */
+	if (id && vn->remover && id == vn->cmd.id)
+		send_sig(SIGINT, vn->remover, 1);
+	spin_unlock_irqrestore(&vn->lock, flags);
+}
+
+static void virtio_numa_config_changed(struct virtio_device *vdev)
+{
+	struct virtio_numa *vn = vdev->priv;
+
+	if (vn->lim.progress)
+		schedule_work(&vn->cancel_work);
+}
+
 static void vnuma_schedule_report(struct virtio_numa *vn)
 {
 	if (vn->report_interval_ms)
@@ -546,6 +630,16 @@ static void vnuma_cmd_set_report_interval(struct virtio_numa *vn)
 	vn->report_interval_ms = vn->cmd.interval_ms;
 	vnuma_schedule_report(vn);
 	vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
+}
+
+static int vnuma_relayout_step(struct dnuma_progress *p, unsigned long done,
+			       unsigned long total)
+{
+	struct virtio_numa *vn = container_of(p, struct virtio_numa,
+					      relayout_progress);
+
+	vnuma_progress(vn, done, total);
+	return vnuma_cancelled(vn);
 }
 
 /*
@@ -581,13 +675,20 @@ static void vnuma_cmd_relayout(struct virtio_numa *vn)
 	if (vn->cmd.flags & VIRTIO_NUMA_RELAYOUT_F_MIGRATE)
 		flags |= DNUMA_F_MIGRATE;
 
-	ret = dnuma_relayout(vn->ranges, nr, flags, &res);
+	vn->relayout_progress.step = vnuma_relayout_step;
+	ret = dnuma_relayout(vn->ranges, nr, flags, &vn->relayout_progress,
+			     &res);
 	switch (ret) {
 	case 0:
 		dev_info(&vn->vdev->dev,
-			 "relayout %llu: %u ranges, %lu pages moved, %lu pending\n",
-			 vn->cmd.id, nr, res.moved, res.pending);
-		vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
+			 "relayout %llu: %u ranges, %lu pages moved, %lu pending%s\n",
+			 vn->cmd.id, nr, res.moved, res.pending,
+			 res.stopped ? ", migration cancelled" : "");
+		/* The layout changed; only the migration stopped early. */
+		if (res.stopped)
+			vnuma_complete(vn, VIRTIO_NUMA_S_PARTIAL, ECANCELED);
+		else
+			vnuma_complete(vn, VIRTIO_NUMA_S_OK, 0);
 		return;
 	case -EINVAL:
 		dev_warn_ratelimited(&vn->vdev->dev,
@@ -793,45 +894,46 @@ static int vnuma_offline_and_remove(struct vnuma_remover *r, u64 addr,
 }
 
 /*
- * Remove what is still added.  All at once first, when nothing was left
- * by an earlier try: one offline and one removal of the whole range are
- * much cheaper than one per block.  On failure the range is online again
- * (data migrated meanwhile stays where it went); then each block, the
- * highest first, keeping going past blocks that stay.
+ * Removal goes a chunk of up to this much at a time, and tells the device
+ * how far it came after each: one offline and one removal of a whole
+ * range are much cheaper than one per memory block.
  */
-static int vnuma_remover_fn(void *data)
+#define VNUMA_REMOVE_CHUNK	SZ_1G
+
+/* Whether the removal should stop before its next step, and why. */
+static bool vnuma_remover_stop(struct vnuma_remover *r)
 {
-	struct vnuma_remover *r = data;
+	/* The driver goes away: what is left stays for a rebind. */
+	if (READ_ONCE(r->vn->removing))
+		r->err = -ENODEV;
+	else if (vnuma_cancelled(r->vn))
+		r->err = -ECANCELED;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Remove the blocks [@first, @end) of what is still added, the highest
+ * first, keeping going past blocks that stay.
+ */
+static void vnuma_remove_blocks(struct vnuma_remover *r, long first, long end)
+{
 	struct vnuma_added *a = r->a;
-	unsigned long nr = vnuma_nr_blocks(a->size);
 	u64 bs = memory_block_size_bytes();
 	long i;
 	int ret;
 
-	allow_signal(SIGINT);
-	if (READ_ONCE(r->vn->removing)) {
-		r->err = -ENODEV;
-		goto out;
-	}
-	if (bitmap_full(a->present, nr) &&
-	    !vnuma_offline_and_remove(r, a->addr, a->size,
-				      offline_timeout_ms)) {
-		bitmap_zero(a->present, nr);
-		r->removed = nr;
-		complete(&r->done);
-		return 0;
-	}
-	for (i = nr - 1; i >= 0; i--) {
+	for (i = end - 1; i >= first; i--) {
 		if (!test_bit(i, a->present))
 			continue;
-		/* The driver goes away: what is left stays for a rebind. */
-		if (READ_ONCE(r->vn->removing)) {
-			r->err = -ENODEV;
-			break;
-		}
+		if (vnuma_remover_stop(r))
+			return;
 		ret = vnuma_offline_and_remove(r, a->addr + i * bs, bs,
 					       offline_timeout_ms);
 		if (ret) {
+			if (vnuma_remover_stop(r))
+				return;
 			dev_info(&r->vn->vdev->dev,
 				 "memory block 0x%llx stays: %s (%d)\n",
 				 a->addr + i * bs,
@@ -843,7 +945,45 @@ static int vnuma_remover_fn(void *data)
 		clear_bit(i, a->present);
 		r->removed++;
 	}
-out:
+}
+
+/*
+ * Remove what is still added, a chunk at a time from the top: a whole
+ * chunk at once when nothing of it was left by an earlier try; if that
+ * fails, the chunk is online again (data migrated meanwhile stays where
+ * it went) and goes block by block.  Stops early when the device cancels
+ * the command or the driver goes away.
+ */
+static int vnuma_remover_fn(void *data)
+{
+	struct vnuma_remover *r = data;
+	struct vnuma_added *a = r->a;
+	unsigned long nr = vnuma_nr_blocks(a->size);
+	u64 bs = memory_block_size_bytes();
+	long chunk = max_t(long, VNUMA_REMOVE_CHUNK / bs, 1);
+	unsigned long per_block = PHYS_PFN(bs), total;
+	long first, end;
+
+	allow_signal(SIGINT);
+	total = bitmap_weight(a->present, nr) * per_block;
+	vnuma_progress(r->vn, 0, total);
+	for (end = nr; end > 0; end = first) {
+		first = max_t(long, end - chunk, 0);
+		if (vnuma_remover_stop(r))
+			break;
+		if (find_next_zero_bit(a->present, end, first) >= end &&
+		    !vnuma_offline_and_remove(r, a->addr + first * bs,
+					      (end - first) * bs,
+					      offline_timeout_ms)) {
+			bitmap_clear(a->present, first, end - first);
+			r->removed += end - first;
+		} else {
+			vnuma_remove_blocks(r, first, end);
+			if (r->err == -ENODEV || r->err == -ECANCELED)
+				break;
+		}
+		vnuma_progress(r->vn, r->removed * per_block, total);
+	}
 	complete(&r->done);
 	return 0;
 }
@@ -944,6 +1084,7 @@ static void vnuma_cmd_node_remove(struct virtio_numa *vn)
 		 "node remove %llu: node %d, %lu memory blocks removed, %lu left\n",
 		 vn->cmd.id, nid, removed, left);
 	if (left) {
+		/* Cancelled (ECANCELED) or not, a later NODE_REMOVE goes on. */
 		vnuma_complete(vn, removed ? VIRTIO_NUMA_S_PARTIAL
 					   : VIRTIO_NUMA_S_FAILED,
 			       err ? -err : EBUSY);
@@ -1263,6 +1404,7 @@ static int vnuma_read_config(struct virtio_numa *vn)
 			  virtio_has_feature(vdev, VIRTIO_NUMA_F_CPU_ASSIGN);
 	lim->distance = IS_ENABLED(CONFIG_NUMA_MEMBLKS) &&
 			virtio_has_feature(vdev, VIRTIO_NUMA_F_DISTANCE);
+	lim->progress = virtio_has_feature(vdev, VIRTIO_NUMA_F_PROGRESS);
 	return 0;
 }
 
@@ -1338,6 +1480,7 @@ static void vnuma_stop(struct virtio_numa *vn)
 
 	/* No interrupts after the reset: the queues are ours alone. */
 	virtio_reset_device(vdev);
+	cancel_work_sync(&vn->cancel_work);
 	spin_lock_irqsave(&vn->lock, flags);
 	while ((buf = virtqueue_detach_unused_buf(vn->event_vq)))
 		vnuma_put_event(vn, buf);
@@ -1360,6 +1503,8 @@ static int vnuma_start(struct virtio_numa *vn)
 
 	spin_lock_irq(&vn->lock);
 	vn->removing = false;
+	/* A device reset forgets what it asked to cancel. */
+	vn->cancel_id = 0;
 	spin_unlock_irq(&vn->lock);
 	err = vnuma_init_vqs(vn);
 	if (err)
@@ -1497,6 +1642,7 @@ static int virtio_numa_probe(struct virtio_device *vdev)
 	spin_lock_init(&vn->lock);
 	init_waitqueue_head(&vn->event_wait);
 	INIT_WORK(&vn->cmd_work, vnuma_cmd_work);
+	INIT_WORK(&vn->cancel_work, vnuma_cancel_work);
 	INIT_DELAYED_WORK(&vn->report_work, vnuma_report_work);
 
 	err = vnuma_alloc_state(vn);
@@ -1564,6 +1710,7 @@ static unsigned int features[] = {
 #ifdef CONFIG_NUMA_MEMBLKS
 	VIRTIO_NUMA_F_DISTANCE,
 #endif
+	VIRTIO_NUMA_F_PROGRESS,
 };
 
 static struct virtio_driver virtio_numa_driver = {
@@ -1573,6 +1720,7 @@ static struct virtio_driver virtio_numa_driver = {
 	.id_table = id_table,
 	.probe = virtio_numa_probe,
 	.remove = virtio_numa_remove,
+	.config_changed = virtio_numa_config_changed,
 #ifdef CONFIG_PM_SLEEP
 	.freeze = virtio_numa_freeze,
 	.restore = virtio_numa_restore,

@@ -20,6 +20,7 @@ struct vnuma_limits {
 	bool relayout;
 	bool cpu_assign;
 	bool distance;
+	bool progress;
 };
 
 struct vnuma_range {

@@ -40,9 +40,22 @@ enum {
 struct dnuma_result {
 	unsigned long moved;	/* free pages transplanted by the commit */
 	unsigned long pending;	/* allocated pages still to follow */
+	bool stopped;		/* DNUMA_F_MIGRATE stopped by @progress */
 	unsigned int bad;	/* on -EINVAL: index of the range at fault */
 	bool bad_node;		/* on -EINVAL: its node, not its extent */
 	const char *why;	/* on error: what was wrong, for the log */
+};
+
+/*
+ * How far DNUMA_F_MIGRATE has come: @step is called before the first
+ * section and after each, with the pages of the ranges gone through and
+ * their total; a nonzero return stops the migration there (the layout
+ * stays changed; what did not migrate follows when it is freed).  It is
+ * called with get_online_mems() held and may sleep.
+ */
+struct dnuma_progress {
+	int (*step)(struct dnuma_progress *p, unsigned long done,
+		    unsigned long total);
 };
 
 #ifdef CONFIG_DYNAMIC_NUMA
@@ -121,7 +134,8 @@ static inline void dnuma_set_page_zone(struct page *page, enum zone_type zone,
 }
 
 int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
-		   unsigned int flags, struct dnuma_result *res);
+		   unsigned int flags, struct dnuma_progress *progress,
+		   struct dnuma_result *res);
 unsigned long dnuma_node_pending(int nid);
 unsigned long dnuma_node_transplanted(int nid);
 unsigned long dnuma_node_unmovable(int nid, unsigned int kind);
@@ -158,6 +172,7 @@ struct memlayout_range;
 
 static inline int dnuma_relayout(const struct memlayout_range *r,
 				 unsigned int nr, unsigned int flags,
+				 struct dnuma_progress *progress,
 				 struct dnuma_result *res)
 {
 	res->why = "Dynamic NUMA is not built in";

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from vnuma.device import CMD, cmd_bytes, nodes, report, totals, \
-    wait_completion
+from vnuma.device import CMD, cmd_bytes, command_info, nodes, \
+    progress_trace, report, totals, wait_completion
 from vnuma.guest import Node, Topology
 from vnuma.layout import zoneinfo
 from vnuma.mem import start_mem, stop_mem
@@ -212,6 +212,58 @@ def test_node_remove_pinned(boot):
     assert not nodes(g)[2]['online']
     assert cpu_node(g, 2) != g2
     g.qmp.cmd('object-del', id='mem-node2')
+
+
+def test_node_remove_progress_and_cancel(boot):
+    """A removal that waits on pages that will not migrate shows how far
+    it came in query-virtio-numa, and virtio-numa-cancel stops it at
+    once: it ends failed with ECANCELED, the node keeps its memory and
+    the backend stays mapped; once the pages are free, the next removal
+    goes through, its progress traced to the end."""
+    g = boot_node_guest(boot, append='virtio_numa.offline_timeout_ms=60000',
+                        extra_args=['-trace', 'virtio_numa_progress',
+                                    '-trace', 'virtio_numa_cancel_asked'])
+    done, _ = add_node(g, 2, 512)
+    assert done['status'] == 'ok', done
+    g2 = guest_node(g, 2)
+    g.expected_log.append(r'page dumped because: migration failure')
+    start_mem(g, 'pin', f'pin -n {g2} -m 16')
+    cid = g.qmp.cmd('virtio-numa-node-remove', id='vnuma0',
+                    node=2)['command-id']
+    # The guest says where it is before its first step, which waits
+    # (up to 60 s) for the pinned pages.
+    deadline = time.monotonic() + 60
+    while not (command_info(g, cid) or {}).get('progress'):
+        assert time.monotonic() < deadline, command_info(g, cid)
+        time.sleep(0.2)
+    ci = command_info(g, cid)
+    assert ci['state'] == 'sent' and \
+        ci['progress'] == {'done': 0, 'total': 512 * MiB}, ci
+    t0 = time.monotonic()
+    g.qmp.cmd('virtio-numa-cancel', id='vnuma0', **{'command-id': cid})
+    ci = command_info(g, cid)
+    assert ci['state'] in ('cancelling', 'done'), ci
+    done = wait_completion(g, cid, 60)
+    took = time.monotonic() - t0
+    assert took < 30, f'the removal took {took:.1f} s to stop'
+    assert done['status'] == 'failed' and done['detail'] == 125, done
+    assert added_nodes(g) == {2: 512 * MiB}
+    report(g)
+    assert nodes(g)[2]['present-pages'] == 512 * MiB // PAGE
+    with pytest.raises(QMPError, match="'mem-node2' is in use"):
+        g.qmp.cmd('object-del', id='mem-node2')
+    # Done: nothing left to cancel.
+    with pytest.raises(QMPError, match='has no command'):
+        g.qmp.cmd('virtio-numa-cancel', id='vnuma0', **{'command-id': cid})
+    assert stop_mem(g, 'pin').endswith(' 0 mismatches')
+    done = remove_node(g, 2)
+    assert done['status'] == 'ok', done
+    g.qmp.cmd('object-del', id='mem-node2')
+    log = open(os.path.join(g.dir, 'qemu.log')).read()
+    assert f'cancel_asked vnuma0: command {cid}\n' in log
+    steps = progress_trace(log, done['command-id'])
+    assert steps[0] == (0, 512 * MiB) and steps[-1] == (512 * MiB,) * 2, \
+        steps
 
 
 def test_unbind_during_node_remove(boot):

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from vnuma.device import nodes, relayout, report, totals
+from vnuma.device import command_info, nodes, progress_trace, relayout, \
+    report, totals, wait_completion
 from vnuma.dnuma import poll_settled, wait_settled
 from vnuma.guest import FLAVOUR, Node, Topology
 from vnuma.layout import zoneinfo
@@ -230,6 +231,47 @@ def test_relayout_migrate(boot):
     assert ns[0]['pending-pages'] < 64 * MiB // PAGE, ns
     assert stop_mem(g, 'h').endswith(' 0 mismatches')
     wait_settled(g, [(512 * MiB, 512 * MiB, 1)])
+
+
+def test_relayout_migrate_progress_and_cancel(boot):
+    """A relayout with migrate says how far its migration came, a section
+    at a time; cancelled, it stops migrating: it ends partial with
+    ECANCELED, the layout changed, and what it did not migrate stays
+    pending until freed."""
+    g = boot(TOPO, extra_args=['-trace', 'virtio_numa_progress',
+                               '-trace', 'virtio_numa_cancel_asked'])
+    pxm = g.pxm_to_node()
+    _, ns = held_range_relayout(g, migrate=True)
+    cid = g.qmp.cmd('query-virtio-numa')[0]['commands'][-1]['command-id']
+    log = open(os.path.join(g.dir, 'qemu.log')).read()
+    total = 512 * MiB
+    assert progress_trace(log, cid) == [(i * 128 * MiB, total)
+                                        for i in range(5)], log
+    assert stop_mem(g, 'h').endswith(' 0 mismatches')
+    wait_settled(g, [(512 * MiB, 512 * MiB, 1)])
+
+    # The range back to node 0, full of pages in use; cancelled at once.
+    free = g.node_meminfo(pxm[1])['MemFree'] // 1024
+    start_mem(g, 'h', f'hold -n {pxm[1]} -m {free - 64}')
+    report(g)
+    before = nodes(g)
+    cid = g.qmp.cmd('virtio-numa-relayout', id='vnuma0', migrate=True,
+                    ranges=[{'addr': 512 * MiB, 'size': 512 * MiB,
+                             'node': 0}])['command-id']
+    g.qmp.cmd('virtio-numa-cancel', id='vnuma0', **{'command-id': cid})
+    assert command_info(g, cid)['state'] in ('cancelling', 'done')
+    done = wait_completion(g, cid, 120)
+    assert done['status'] == 'partial' and done['detail'] == 125, done
+    ns = nodes(g)
+    # The layout changed; the pages in use it did not migrate are pending.
+    assert ns[0]['present-pages'] == before[0]['present-pages'] + \
+        512 * MiB // PAGE, (before, ns)
+    assert ns[1]['pending-pages'] > 64 * MiB // PAGE, ns
+    steps = progress_trace(open(os.path.join(g.dir, 'qemu.log')).read(),
+                           cid)
+    assert steps and steps[-1][0] < total, steps
+    assert stop_mem(g, 'h').endswith(' 0 mismatches')
+    wait_settled(g, [(512 * MiB, 512 * MiB, 0)])
 
 
 def test_relayout_bad_requests(boot):

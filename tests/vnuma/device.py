@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Helpers for the virtio-numa device: commands, raw wire bytes, reports."""
 
+import re
 import struct
 import time
 
@@ -25,6 +26,21 @@ def wait_completion(g, cid, timeout=30):
     ev = g.qmp.wait_event('VIRTIO_NUMA_COMPLETION', timeout,
                           match=lambda e: e['data']['command-id'] == cid)
     return ev['data']
+
+
+def command_info(g, cid, dev='vnuma0'):
+    """Command @cid as query-virtio-numa lists it, or None."""
+    info = next(i for i in g.qmp.cmd('query-virtio-numa') if i['id'] == dev)
+    return next((c for c in info['commands'] if c['command-id'] == cid),
+                None)
+
+
+def progress_trace(text, cid):
+    """[(done, total), ...] bytes, from a QEMU log traced with
+    -trace virtio_numa_progress, for command @cid."""
+    return [(int(d, 16), int(t, 16)) for d, t in re.findall(
+        rf'virtio_numa_progress \S+: command {cid} 0x([0-9a-f]+) of '
+        r'0x([0-9a-f]+) bytes', text)]
 
 
 def report(g, dev='vnuma0'):

@@ -23,6 +23,7 @@
 #define VIRTIO_NUMA_F_RELAYOUT			1	/* RELAYOUT */
 #define VIRTIO_NUMA_F_CPU_ASSIGN		2	/* CPU_ASSIGN */
 #define VIRTIO_NUMA_F_DISTANCE			3	/* DISTANCE_SET */
+#define VIRTIO_NUMA_F_PROGRESS			4	/* PROGRESS, cancel_id */
 
 /* Virtqueues */
 #define VIRTIO_NUMA_VQ_CMD			0	/* device to driver */
@@ -40,6 +41,13 @@ struct virtio_numa_config {
 	/* Most ranges one RELAYOUT carries. */
 	__le16 max_ranges;
 	__le32 padding;
+	/*
+	 * With VIRTIO_NUMA_F_PROGRESS: the id of a command the device asks
+	 * the driver to stop, or 0.  Only NODE_REMOVE and RELAYOUT with
+	 * MIGRATE can be stopped; the driver stops at its next step and
+	 * completes as usual, with detail ECANCELED.
+	 */
+	__le64 cancel_id;
 };
 
 /* Command types (cmdq, device to driver) */
@@ -123,6 +131,7 @@ struct virtio_numa_cmd_distance_set {
 /* Event types (eventq, driver to device) */
 #define VIRTIO_NUMA_EVENT_COMPLETION		1
 #define VIRTIO_NUMA_EVENT_REPORT		2	/* unsolicited */
+#define VIRTIO_NUMA_EVENT_PROGRESS		3	/* of the command in flight */
 
 /* Completion status */
 #define VIRTIO_NUMA_S_OK			0
@@ -160,6 +169,9 @@ struct virtio_numa_cmd_distance_set {
 #define VIRTIO_NUMA_R_PENDING_SLAB		9	/* slab */
 #define VIRTIO_NUMA_R_PENDING_PGTABLE		10	/* page tables */
 #define VIRTIO_NUMA_R_PENDING_OTHER		11	/* other kernel memory */
+/* PROGRESS events carry these two, for node 0, and no others. */
+#define VIRTIO_NUMA_R_PROGRESS_DONE		12	/* pages gone through */
+#define VIRTIO_NUMA_R_PROGRESS_TOTAL		13	/* pages to go through */
 
 /* VIRTIO_NUMA_R_STATE bits */
 #define VIRTIO_NUMA_NODE_POSSIBLE		_BITUL(0)

@@ -145,6 +145,9 @@ static void virtio_numa_record_done(VirtIONuma *vn, const VirtIONumaCmd *cmd,
 /* Retire the command in flight. */
 static void virtio_numa_pop_cmd(VirtIONuma *vn)
 {
+    /* The driver reads cancel_id only while the command runs. */
+    vn->cancel_id = 0;
+    vn->progress_done = vn->progress_total = 0;
     vn->in_flight = false;
     vn->queue_head = (vn->queue_head + 1) % VIRTIO_NUMA_QUEUE_MAX;
     vn->queue_len--;
@@ -368,6 +371,72 @@ static const char *virtio_numa_check_event(VirtIONuma *vn,
     return NULL;
 }
 
+/*
+ * Whether the command in flight is one the guest can report progress on
+ * and stop early: NODE_REMOVE, and RELAYOUT with MIGRATE.
+ */
+static bool virtio_numa_cmd_long(VirtIONuma *vn, const VirtIONumaCmd *cmd)
+{
+    const struct virtio_numa_cmd_hdr *hdr = (const void *)cmd->buf;
+
+    if (!virtio_vdev_has_feature(VIRTIO_DEVICE(vn), VIRTIO_NUMA_F_PROGRESS) ||
+        cmd->size < sizeof(*hdr)) {
+        return false;
+    }
+    return cmd->type == VIRTIO_NUMA_CMD_NODE_REMOVE ||
+           (cmd->type == VIRTIO_NUMA_CMD_RELAYOUT &&
+            (le16_to_cpu(hdr->flags) & VIRTIO_NUMA_RELAYOUT_F_MIGRATE));
+}
+
+/*
+ * Check a PROGRESS event: for the command in flight, a long one, with
+ * exactly its two records, and on success fill @done and @total (bytes).
+ * Returns NULL or what was wrong.
+ */
+static const char *
+virtio_numa_check_progress(VirtIONuma *vn, const struct virtio_numa_event *ev,
+                           size_t size, uint64_t *done, uint64_t *total)
+{
+    uint16_t page_shift = le16_to_cpu(ev->page_shift);
+    uint64_t v[2] = {};
+    bool seen[2] = {};
+    unsigned int i;
+
+    if (size != sizeof(*ev) + 2 * sizeof(ev->records[0]) ||
+        le16_to_cpu(ev->nr_records) != 2) {
+        return "progress without exactly two records";
+    }
+    if (page_shift < 12 || page_shift > 30) {
+        return "page_shift out of range";
+    }
+    if (ev->status || ev->field || ev->detail) {
+        return "progress with a status";
+    }
+    if (!vn->in_flight ||
+        le64_to_cpu(ev->id) != vn->queue[vn->queue_head].id ||
+        !virtio_numa_cmd_long(vn, &vn->queue[vn->queue_head])) {
+        return "progress of a command not in flight, or not a long one";
+    }
+    for (i = 0; i < 2; i++) {
+        const struct virtio_numa_record *r = &ev->records[i];
+        uint16_t tag = le16_to_cpu(r->tag);
+        unsigned int k = tag - VIRTIO_NUMA_R_PROGRESS_DONE;
+
+        if ((tag != VIRTIO_NUMA_R_PROGRESS_DONE &&
+             tag != VIRTIO_NUMA_R_PROGRESS_TOTAL) || r->node || seen[k]) {
+            return "progress records other than done and total of node 0";
+        }
+        seen[k] = true;
+        v[k] = le64_to_cpu(r->value);
+    }
+    if (!virtio_numa_pages_ok(v[1], page_shift) || v[0] > v[1]) {
+        return "progress beyond its total, or more pages than the machine has";
+    }
+    *done = v[0] << page_shift;
+    *total = v[1] << page_shift;
+    return NULL;
+}
+
 static void virtio_numa_cmd_ended(VirtIONuma *vn, const VirtIONumaCmd *cmd,
                                   uint16_t status);
 
@@ -376,9 +445,21 @@ static void virtio_numa_process_event(VirtIONuma *vn, const void *buf,
 {
     const struct virtio_numa_event *ev = buf;
     g_autofree VirtIONumaReport *rep = g_new0(VirtIONumaReport, 1);
+    uint64_t done, total;
     const char *err;
 
-    err = virtio_numa_check_event(vn, ev, size, rep);
+    if (le16_to_cpu(ev->type) == VIRTIO_NUMA_EVENT_PROGRESS) {
+        err = virtio_numa_check_progress(vn, ev, size, &done, &total);
+        if (!err) {
+            vn->progress_done = done;
+            vn->progress_total = total;
+            trace_virtio_numa_progress(virtio_numa_id(vn),
+                                       le64_to_cpu(ev->id), done, total);
+            return;
+        }
+    } else {
+        err = virtio_numa_check_event(vn, ev, size, rep);
+    }
     if (err) {
         vn->bogus_events++;
         trace_virtio_numa_event_dropped(virtio_numa_id(vn), size, err);
@@ -991,13 +1072,22 @@ void qmp_virtio_numa_cancel(const char *id, uint64_t command_id,
     pos = virtio_numa_queue_pos(vn, command_id);
     if (pos < 0) {
         error_setg(errp, "virtio-numa '%s' has no command %" PRIu64 " "
-                   "queued or moving", id, command_id);
+                   "queued, moving or with the guest", id, command_id);
         return;
     }
     if (pos == 0 && vn->in_flight) {
-        error_setg(errp, "virtio-numa '%s': command %" PRIu64 " is with the "
-                   "guest already; it ends with the guest's completion", id,
-                   command_id);
+        cmd = &vn->queue[vn->queue_head];
+        if (!virtio_numa_cmd_long(vn, cmd)) {
+            error_setg(errp, "virtio-numa '%s': command %" PRIu64 " is with "
+                       "the guest already and cannot be stopped: only "
+                       "node-remove and relayout with migrate can, with a "
+                       "driver that supports it", id, command_id);
+            return;
+        }
+        /* It ends with the guest's completion, as far as it came. */
+        vn->cancel_id = command_id;
+        trace_virtio_numa_cancel_asked(virtio_numa_id(vn), command_id);
+        virtio_notify_config(VIRTIO_DEVICE(vn));
         return;
     }
     cmd = &vn->queue[(vn->queue_head + pos) % VIRTIO_NUMA_QUEUE_MAX];
@@ -1287,11 +1377,17 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
 
         if (c->moving) {
             st = VIRTIO_NUMA_COMMAND_STATE_MOVING;
+        } else if (!i && vn->in_flight && vn->cancel_id == c->id) {
+            st = VIRTIO_NUMA_COMMAND_STATE_CANCELLING;
         }
         ci = virtio_numa_cmd_info(c->id, c->type, st);
         ci->host_move = virtio_numa_host_moved(&c->host);
         if (c->moving && vn->move) {
             ci->progress = virtio_numa_progress(vn->move);
+        } else if (!i && vn->in_flight && vn->progress_total) {
+            ci->progress = g_new0(VirtioNumaProgress, 1);
+            ci->progress->done = vn->progress_done;
+            ci->progress->total = vn->progress_total;
         }
         QAPI_LIST_APPEND(ctail, ci);
     }
@@ -1991,6 +2087,7 @@ static void virtio_numa_get_config(VirtIODevice *vdev, uint8_t *config_data)
     config->region_size = cpu_to_le64(vn->region_size);
     config->max_nodes = cpu_to_le16(virtio_numa_max_nodes());
     config->max_ranges = cpu_to_le16(VIRTIO_NUMA_MAX_RANGES);
+    config->cancel_id = cpu_to_le64(vn->cancel_id);
 }
 
 static uint64_t virtio_numa_get_features(VirtIODevice *vdev, uint64_t features,
@@ -2005,6 +2102,7 @@ static uint64_t virtio_numa_get_features(VirtIODevice *vdev, uint64_t features,
     virtio_add_feature(&features, VIRTIO_NUMA_F_RELAYOUT);
     virtio_add_feature(&features, VIRTIO_NUMA_F_CPU_ASSIGN);
     virtio_add_feature(&features, VIRTIO_NUMA_F_DISTANCE);
+    virtio_add_feature(&features, VIRTIO_NUMA_F_PROGRESS);
     return features;
 }
 
@@ -2155,7 +2253,9 @@ static int virtio_numa_post_load(void *opaque, int version_id)
         (vn->in_flight && !vn->queue_len) ||
         vn->done_next >= VIRTIO_NUMA_HISTORY ||
         vn->done_count > VIRTIO_NUMA_HISTORY ||
-        (vn->reports && (vn->page_shift < 12 || vn->page_shift > 30))) {
+        (vn->reports && (vn->page_shift < 12 || vn->page_shift > 30)) ||
+        (vn->cancel_id && (!vn->in_flight ||
+                           vn->cancel_id != vn->queue[vn->queue_head].id))) {
         return -EINVAL;
     }
     for (i = 0; i < VIRTIO_NUMA_QUEUE_MAX; i++) {
@@ -2460,6 +2560,23 @@ static const VMStateDescription vmstate_virtio_numa_done = {
     },
 };
 
+static bool virtio_numa_cancel_needed(void *opaque)
+{
+    return VIRTIO_NUMA(opaque)->cancel_id;
+}
+
+/* A cancel the guest was asked for: the destination's config says it too. */
+static const VMStateDescription vmstate_virtio_numa_cancel = {
+    .name = "virtio-numa-device/cancel",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = virtio_numa_cancel_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(cancel_id, VirtIONuma),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_virtio_numa_device = {
     .name = "virtio-numa-device",
     .version_id = 1,
@@ -2486,6 +2603,10 @@ static const VMStateDescription vmstate_virtio_numa_device = {
         VMSTATE_UINT64_2DARRAY(report.values, VirtIONuma, MAX_NODES,
                                VIRTIO_NUMA_NR_TAGS),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_virtio_numa_cancel,
+        NULL
     },
 };
 

@@ -218,6 +218,18 @@ struct VirtIONuma {
     uint32_t report_interval_ms;
     uint64_t reports;
     uint64_t bogus_events;
+    /*
+     * The command in flight virtio-numa-cancel asked the guest to stop
+     * (config space cancel_id), or 0; only while it is in flight.
+     */
+    uint64_t cancel_id;
+    /*
+     * How far the guest says the command in flight has come, in bytes
+     * (PROGRESS events); @progress_total 0: it said nothing yet.  Not
+     * migrated: the guest's next event says it again.
+     */
+    uint64_t progress_done;
+    uint64_t progress_total;
 
     /* The last report that passed validation, replaced as a whole. */
     uint64_t report_seq;
