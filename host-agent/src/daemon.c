@@ -457,6 +457,17 @@ static int dom_plan(struct vnd *d, struct vnd_domain *dm, struct vn_dev *dev,
 
 	if (vn_query(dev, &info, err) != VN_OK)
 		return -1;
+	if (conn_execute(dev->conn, "query-virtio-numa-ram", NULL, &ret,
+			 err)) {
+		vn_info_free(&info);
+		return vn_err_prefix(err, "%s: ", dm->name), -1;
+	}
+	r = vn_decode_ram(ret, &info, err);
+	json_object_put(ret);
+	if (r) {
+		vn_info_free(&info);
+		return vn_err_prefix(err, "%s/%s: ", dm->name, dm->device), -1;
+	}
 	dom_keep_info(d, dm, &info);
 	if (conn_execute(dev->conn, "query-memdev", NULL, &ret, err))
 		return vn_err_prefix(err, "%s: ", dm->name), -1;

@@ -256,8 +256,8 @@ int vn_plan_binding(const struct vn_info *info, const struct vn_memdev *md,
 	memset(p, 0, sizeof(*p));
 	if (!info->nr_ram)
 		return vn_err_set(err, VN_ERR_IO, "the device does not give "
-				  "the guest's RAM map ('ram' of "
-				  "query-virtio-numa)"), -1;
+				  "the guest's RAM map "
+				  "(query-virtio-numa-ram)"), -1;
 	if (plan_homes(info, md, nr_md, p, err))
 		return -1;
 	for (i = 0; i < info->nr_nodes; i++) {

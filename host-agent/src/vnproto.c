@@ -300,17 +300,21 @@ static int decode_ram_range(struct json_object *o, struct vn_ram *r,
 	return 0;
 }
 
-/* 'ram', optional: ascending and not overlapping, or QEMU is broken. */
-static int decode_ram(struct json_object *o, struct vn_info *info,
-		      struct vn_err *err)
+/*
+ * The query-virtio-numa-ram return value into @info: ascending and not
+ * overlapping, or QEMU is broken.
+ */
+int vn_decode_ram(struct json_object *a, struct vn_info *info,
+		  struct vn_err *err)
 {
-	struct json_object *a;
 	size_t i, nr;
 
-	if (!json_object_object_get_ex(o, "ram", &a))
-		return 0;
+	free(info->ram);
+	info->ram = NULL;
+	info->nr_ram = 0;
 	if (!json_object_is_type(a, json_type_array))
-		return vn_err_set(err, VN_ERR_IO, "'ram' is not an array"), -1;
+		return vn_err_set(err, VN_ERR_IO, "query-virtio-numa-ram did "
+				  "not return an array"), -1;
 	nr = json_object_array_length(a);
 	info->ram = calloc(nr ? nr : 1, sizeof(*info->ram));
 	if (!info->ram)
@@ -378,8 +382,7 @@ int vn_decode_info(struct json_object *o, struct vn_info *info,
 	    jx_array(o, "nodes", &nodes, err) ||
 	    jx_array(o, "commands", &cmds, err) ||
 	    decode_nodes(nodes, info, err) ||
-	    decode_cmds(cmds, info, err) ||
-	    decode_ram(o, info, err))
+	    decode_cmds(cmds, info, err))
 		return -1;
 	if (info->nr_nodes && !info->has_page_size)
 		return vn_err_set(err, VN_ERR_IO, "'page-size' is missing but "

@@ -126,6 +126,8 @@ int vn_decode_node_add_ids(struct json_object *ret, size_t nr_cpus,
 			   size_t nr_dist, uint64_t *ids, struct vn_err *err);
 int vn_decode_info(struct json_object *obj, struct vn_info *info,
 		   struct vn_err *err);
+int vn_decode_ram(struct json_object *list, struct vn_info *info,
+		  struct vn_err *err);
 int vn_decode_query(struct json_object *list, const char *id,
 		    struct vn_info *info, struct vn_err *err);
 void vn_info_free(struct vn_info *info);

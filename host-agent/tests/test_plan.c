@@ -35,14 +35,16 @@
 	"   \"added\": false, \"present-pages\": %llu," \
 	"   \"managed-pages\": 130000, \"free-pages\": 120000," \
 	"   \"pending-pages\": 0, \"transplanted-pages\": 0, \"cpus\": 1}]," \
-	" \"commands\": []," \
-	" \"ram\": [" \
-	"  {\"addr\": 0, \"size\": 655360, \"memdev\": \"ram-node0\"," \
-	"   \"node\": 0}," \
-	"  {\"addr\": 786432, \"size\": 536084480, \"memdev\": \"ram-node0\"," \
-	"   \"node\": 0}," \
-	"  {\"addr\": 536870912, \"size\": 536870912," \
-	"   \"memdev\": \"ram-node1\", \"node\": 1}]}]"
+	" \"commands\": []}]"
+
+/* Its query-virtio-numa-ram. */
+#define RAM_2NODES \
+	"[{\"addr\": 0, \"size\": 655360, \"memdev\": \"ram-node0\"," \
+	"  \"node\": 0}," \
+	" {\"addr\": 786432, \"size\": 536084480, \"memdev\": \"ram-node0\"," \
+	"  \"node\": 0}," \
+	" {\"addr\": 536870912, \"size\": 536870912," \
+	"  \"memdev\": \"ram-node1\", \"node\": 1}]"
 
 static const char *const memdev_unbound =
 	"[{\"id\": \"ram-node0\", \"size\": 536870912, \"merge\": true,"
@@ -68,7 +70,7 @@ static const char *const memdev_apart =
 static int plan(const char *memdevs, unsigned long long node1_pages,
 		struct vn_plan *p, struct vn_err *err)
 {
-	struct json_object *q, *m;
+	struct json_object *q, *m, *ram;
 	struct vn_memdev *md = NULL;
 	struct vn_info info;
 	char text[4096];
@@ -78,7 +80,10 @@ static int plan(const char *memdevs, unsigned long long node1_pages,
 	snprintf(text, sizeof(text), QUERY_2NODES, node1_pages);
 	q = json_tokener_parse(text);
 	m = json_tokener_parse(memdevs);
+	ram = json_tokener_parse(RAM_2NODES);
 	r = vn_decode_query(q, "vnuma0", &info, err);
+	if (!r)
+		r = vn_decode_ram(ram, &info, err);
 	if (!r)
 		r = vn_decode_memdevs(m, &md, &nr, err);
 	if (!r)
@@ -87,6 +92,7 @@ static int plan(const char *memdevs, unsigned long long node1_pages,
 	vn_info_free(&info);
 	json_object_put(q);
 	json_object_put(m);
+	json_object_put(ram);
 	return r;
 }
 
@@ -138,14 +144,17 @@ static void test_plan_merges_shared_host_node(void)
 			" \"block-size\": 134217728, \"max-nodes\": 2,"
 			" \"driver-ready\": true, \"report-interval\": 0,"
 			" \"reports\": 0, \"bogus-events\": 0, \"nodes\": [],"
-			" \"commands\": [], \"ram\": [{\"addr\": 0,"
-			" \"size\": 134217728, \"memdev\": \"m\","
-			" \"node\": 0}]}");
+			" \"commands\": []}");
+		struct json_object *ram = json_tokener_parse(
+			"[{\"addr\": 0, \"size\": 134217728, \"memdev\": \"m\","
+			" \"node\": 0}]");
 		struct vn_memdev md = { .id = "m", .policy = VN_POL_BIND,
 					.host_nodes = { 1 } };
 		struct vn_info info;
 
 		CHECK(!vn_decode_info(o, &info, &err));
+		CHECK(!vn_decode_ram(ram, &info, &err));
+		json_object_put(ram);
 		CHECK(!vn_plan_binding(&info, &md, 1, &p, &err));
 		CHECK_U64(p.nr, 0);
 		CHECK_U64(p.skipped, 128 * MiB);
@@ -225,11 +234,11 @@ static void test_plan_bad_inputs(void)
 	CHECK_HAS(err.msg, "'ram-node0' is not in query-memdev");
 }
 
-#define RAM_HEAD							\
+#define INFO_NO_RAM							\
 	"{\"id\": \"v\", \"qom-path\": \"/v\", \"block-size\": 4096,"	\
 	" \"max-nodes\": 2, \"driver-ready\": false,"			\
 	" \"report-interval\": 0, \"reports\": 0, \"bogus-events\": 0,"	\
-	" \"nodes\": [], \"commands\": [], \"ram\": %s}"
+	" \"nodes\": [], \"commands\": []}"
 
 static void test_ram_map_decoding(void)
 {
@@ -246,23 +255,26 @@ static void test_ram_map_decoding(void)
 	};
 	struct vn_info info;
 	struct vn_err err;
-	char text[1024];
 	struct json_object *o;
 	struct vn_plan p;
 	size_t i;
 
+	memset(&info, 0, sizeof(info));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(text, sizeof(text), RAM_HEAD, bad[i]);
-		o = json_tokener_parse(text);
-		t_check(vn_decode_info(o, &info, &err) == -1, __FILE__,
+		o = json_tokener_parse(bad[i]);
+		t_check(vn_decode_ram(o, &info, &err) == -1, __FILE__,
 			__LINE__, "ram %zu decoded", i);
 		vn_info_free(&info);
 		json_object_put(o);
 	}
-	/* Without a RAM map (an older device) there is no plan. */
-	snprintf(text, sizeof(text), RAM_HEAD, "[]");
-	o = json_tokener_parse(text);
+	/* Without a RAM map (an empty one, or none queried) no plan. */
+	o = json_tokener_parse(INFO_NO_RAM);
 	CHECK(!vn_decode_info(o, &info, &err));
+	CHECK(vn_plan_binding(&info, NULL, 0, &p, &err) == -1);
+	CHECK_HAS(err.msg, "RAM map");
+	json_object_put(o);
+	o = json_tokener_parse("[]");
+	CHECK(!vn_decode_ram(o, &info, &err));
 	CHECK(vn_plan_binding(&info, NULL, 0, &p, &err) == -1);
 	CHECK_HAS(err.msg, "RAM map");
 	vn_info_free(&info);

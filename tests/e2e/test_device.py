@@ -348,11 +348,11 @@ def q35_boot_ram(topo):
 
 
 def ram_ranges(g):
-    """query-virtio-numa's ram as [(addr, size, memdev, node or None)],
+    """query-virtio-numa-ram as [(addr, size, memdev, node or None)],
     checked: ascending, not overlapping, one backend's adjacent pieces
     merged."""
     ram = [(r['addr'], r['size'], r['memdev'], r.get('node'))
-           for r in g.qmp.cmd('query-virtio-numa')[0]['ram']]
+           for r in g.qmp.cmd('query-virtio-numa-ram')]
     for (a, s, m, _), (na, _, nm, _) in zip(ram, ram[1:]):
         assert a + s <= na, ram
         assert a + s < na or m != nm, ram

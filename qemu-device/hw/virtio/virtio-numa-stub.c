@@ -80,6 +80,11 @@ void qmp_virtio_numa_cancel(const char *id, uint64_t command_id,
     virtio_numa_not_built(errp);
 }
 
+VirtioNumaRamRangeList *qmp_query_virtio_numa_ram(Error **errp)
+{
+    return virtio_numa_not_built(errp);
+}
+
 VirtioNumaHostRamRangeList *qmp_query_virtio_numa_host_ram(Error **errp)
 {
     return virtio_numa_not_built(errp);

@@ -1404,7 +1404,6 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
             QAPI_LIST_APPEND(etail, i);
         }
     }
-    info->ram = virtio_numa_ram();
     return info;
 }
 
@@ -1416,6 +1415,11 @@ static int virtio_numa_query_one(Object *obj, void *opaque)
         QAPI_LIST_APPEND(f->tail, virtio_numa_info(VIRTIO_NUMA(obj)));
     }
     return 0;
+}
+
+VirtioNumaRamRangeList *qmp_query_virtio_numa_ram(Error **errp)
+{
+    return virtio_numa_ram();
 }
 
 VirtioNumaHostRamRangeList *qmp_query_virtio_numa_host_ram(Error **errp)
