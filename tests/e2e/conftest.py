@@ -95,5 +95,5 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     top = getattr(item, 'funcargs', {}).get('tmp_path')
-    if rep.when == 'call' and rep.failed and top is not None:
+    if rep.when in ('setup', 'call') and rep.failed and top is not None:
         rep.sections.append(('logs in ' + str(top), log_tails(top)))
