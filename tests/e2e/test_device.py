@@ -2,6 +2,7 @@
 """virtio-numa end to end: the QEMU device, the guest driver, accounting."""
 
 import base64
+import os
 import re
 import statistics
 import struct
@@ -411,3 +412,41 @@ def test_device_by_qom_path(boot):
     for path in ('/machine/peripheral/nosuch', '/machine', '/'):
         with pytest.raises(QMPError, match='is not a virtio-numa device'):
             g.qmp.cmd('virtio-numa-report', id=path)
+
+
+def test_mmio_while_the_memory_map_changes(boot, figures):
+    """A vCPU reading the device's registers while another vCPU turns a
+    PCI device's memory decoding off and on, each time a new memory map
+    in QEMU: every read returns the register, and QEMU lives.  Under
+    TCG, QEMU 10.0 looked an I/O TLB entry's section number up in the
+    newest map rather than the one it came from, and aborted now and
+    then (iotlb_to_section: section_index < d->map.sections_nb) or read
+    another region."""
+    g = boot(Topology([Node(512, [0, 1]), Node(512, [2])]),
+             extra_args=['-device', 'virtio-balloon-pci,id=tog'],
+             qemu=os.environ.get('VNUMA_MMIO_QEMU', 'vnuma'))
+    devs = {}
+    for d in g.sh('ls /sys/bus/pci/devices').split():
+        ids = g.read(f'/sys/bus/pci/devices/{d}/vendor').strip(), \
+            g.read(f'/sys/bus/pci/devices/{d}/device').strip()
+        devs[ids] = d
+    vnuma = devs[('0x1af4', '0x1078')]
+    tog = devs.get(('0x1af4', '0x1002')) or devs[('0x1af4', '0x1045')]
+    # The device config is at 0x2000 of BAR 4; its first word is the low
+    # half of block_size.
+    secs = 20
+    g.sh(f'taskset -c 1 vnuma-mmio read /sys/bus/pci/devices/{vnuma}/resource4 '
+         f'0x2000 {secs} > /tmp/mmio.out 2>&1 &')
+    out = g.sh(f'taskset -c 0 vnuma-mmio toggle /sys/bus/pci/devices/{tog}/config '
+               f'{secs}', timeout=secs + 120)
+    assert g.proc.poll() is None, g.stderr_text()[-2000:]
+    time.sleep(2)
+    read = g.sh('cat /tmp/mmio.out')
+    m = re.search(r'(\d+) reads of 0x([0-9a-f]+), (\d+) mismatches', read)
+    assert m and int(m.group(2), 16) == (128 << 20) & 0xffffffff and \
+        m.group(3) == '0', read
+    assert int(m.group(1)) > 1000, read
+    toggles = re.search(r'(\d+) toggles', out)
+    assert toggles, out
+    figures(f'{m.group(1)} MMIO reads while the memory map changed '
+            f'{int(toggles.group(1)) * 2} times: 0 mismatches, QEMU alive')
