@@ -1129,7 +1129,6 @@ static int dnuma_commit(struct dnuma_commit *c)
 
 /* --- After a commit: strays, migration, the end of a transplant --- */
 
-/* Isolate the folio at @pfn if it is pending; return its last pfn. */
 /*
  * A poisoned folio that memory failure could not take off the LRU (it was
  * isolated at that moment, by a migration that then failed and put it
@@ -1152,6 +1151,7 @@ static void dnuma_unlru_poisoned(struct folio *folio)
 	folio_unlock(folio);
 }
 
+/* Isolate the folio at @pfn if it is pending; return its last pfn. */
 static unsigned long dnuma_isolate_folio(unsigned long pfn, int target,
 					 struct list_head *list,
 					 unsigned long *nr)
