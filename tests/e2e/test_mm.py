@@ -256,7 +256,12 @@ def test_fault_injection_changes_nothing(boot):
         if rc == 0:
             break
         assert commit_state(g) == before, n
-        audit(g)
+        try:
+            audit(g)
+        except AssertionError as e:
+            raise AssertionError(f'after fault point {n} failed ({out.strip()}, '
+                                 f'{g.console().splitlines()[-1]}):\n{e}') \
+                from None
     assert n > 8, f'only {n - 1} steps could fail'
     assert layout(g) == [(512 * MiB, 128 * MiB, pxm[2]),
                          (640 * MiB, 256 * MiB, pxm[1])]
