@@ -214,6 +214,18 @@ def test_node_remove_pinned(boot):
     g.qmp.cmd('object-del', id='mem-node2')
 
 
+def start_stuck_removal(g):
+    """Add node 2 (512 MiB), pin 16 MiB on it and start its removal,
+    which waits (virtio_numa.offline_timeout_ms) for each block with
+    pinned pages; return the removal's command id."""
+    done, _ = add_node(g, 2, 512)
+    assert done['status'] == 'ok', done
+    g.expected_log.append(r'page dumped because: migration failure')
+    start_mem(g, 'pin', f'pin -n {guest_node(g, 2)} -m 16')
+    return g.qmp.cmd('virtio-numa-node-remove', id='vnuma0',
+                     node=2)['command-id']
+
+
 def test_node_remove_progress_and_cancel(boot):
     """A removal that waits on pages that will not migrate shows how far
     it came in query-virtio-numa, and virtio-numa-cancel stops it at
@@ -223,13 +235,7 @@ def test_node_remove_progress_and_cancel(boot):
     g = boot_node_guest(boot, append='virtio_numa.offline_timeout_ms=60000',
                         extra_args=['-trace', 'virtio_numa_progress',
                                     '-trace', 'virtio_numa_cancel_asked'])
-    done, _ = add_node(g, 2, 512)
-    assert done['status'] == 'ok', done
-    g2 = guest_node(g, 2)
-    g.expected_log.append(r'page dumped because: migration failure')
-    start_mem(g, 'pin', f'pin -n {g2} -m 16')
-    cid = g.qmp.cmd('virtio-numa-node-remove', id='vnuma0',
-                    node=2)['command-id']
+    cid = start_stuck_removal(g)
     # The guest says where it is before its first step, which waits
     # (up to 60 s) for the pinned pages.
     deadline = time.monotonic() + 60
@@ -270,13 +276,7 @@ def test_unbind_during_node_remove(boot):
     """A removal that waits on pages that will not migrate does not hold
     up unbinding the driver: the driver stops at the next memory block."""
     g = boot_node_guest(boot, append='virtio_numa.offline_timeout_ms=20000')
-    done, _ = add_node(g, 2, 512)
-    assert done['status'] == 'ok', done
-    g2 = guest_node(g, 2)
-    g.expected_log.append(r'page dumped because: migration failure')
-    start_mem(g, 'pin', f'pin -n {g2} -m 16')
-    cid = g.qmp.cmd('virtio-numa-node-remove', id='vnuma0',
-                    node=2)['command-id']
+    cid = start_stuck_removal(g)
     # The removal is under way: it waits 20 s for each pinned block.
     deadline = time.monotonic() + 60
     while g.run('grep -qx vnuma-remove /proc/[0-9]*/comm')[0]:
