@@ -247,7 +247,7 @@ static void *virtio_numa_move_thread(void *opaque)
         uint64_t on, on_before;
 
         virtio_numa_count(p->host, p->len, p->pagesize, 1, &before);
-        for (off = 0; off < p->len && !m->error; off += chunk) {
+        for (off = 0; off < p->len && !m->result.error; off += chunk) {
             uint64_t len = MIN(chunk, p->len - off);
 
             if (qatomic_read(&m->cancel)) {
@@ -261,7 +261,7 @@ static void *virtio_numa_move_thread(void *opaque)
             if (mbind(p->host + off, len, MPOL_BIND, p->nodes,
                       MAX_NODES + 1, MPOL_MF_MOVE | MPOL_MF_STRICT) &&
                 errno != EIO) {
-                m->error = errno;
+                m->result.error = errno;
             }
             qatomic_add(&m->done, len);
         }
@@ -272,16 +272,15 @@ static void *virtio_numa_move_thread(void *opaque)
         m->result.elsewhere += p->len - after.not_resident - on;
         m->result.not_resident += after.not_resident;
         m->result.moved += on - MIN(on, on_before);
-        if (m->error || qatomic_read(&m->cancel)) {
+        if (m->result.error || qatomic_read(&m->cancel)) {
             break;
         }
     }
 #else
-    m->error = ENOSYS;
+    m->result.error = ENOSYS;
 #endif
     m->result.size = qatomic_read(&m->done);
     m->result.duration_us = (get_clock() - start) / 1000;
-    m->result.error = m->error;
     m->result.valid = true;
     qemu_bh_schedule(m->bh);
     return NULL;

@@ -26,6 +26,7 @@
 #include "qapi/error.h"
 #include "qapi/qapi-commands-virtio-numa.h"
 #include "qapi/qapi-events-virtio-numa.h"
+#include "qapi/util.h"
 #include "exec/address-spaces.h"
 #include "exec/memory.h"
 #include "hw/boards.h"
@@ -814,6 +815,17 @@ static bool virtio_numa_check_range(VirtIONuma *vn, unsigned int i,
     return true;
 }
 
+/* A command moves 1 to VIRTIO_NUMA_MAX_RANGES ranges. */
+static bool virtio_numa_check_nr_ranges(unsigned int nr, Error **errp)
+{
+    if (!nr || nr > VIRTIO_NUMA_MAX_RANGES) {
+        error_setg(errp, "'ranges' must have 1 to %d entries, not %u",
+                   VIRTIO_NUMA_MAX_RANGES, nr);
+        return false;
+    }
+    return true;
+}
+
 static int virtio_numa_range_cmp(const void *a, const void *b)
 {
     uint64_t x = le64_to_cpu(((const struct virtio_numa_range *)a)->addr);
@@ -928,7 +940,7 @@ VirtioNumaCommandId *qmp_virtio_numa_relayout(const char *id,
     g_autofree char *what = NULL;
     VirtIONumaMove *m = NULL;
     VirtioNumaRangeList *l;
-    unsigned int i, nr = 0, nr_move = 0;
+    unsigned int i, nr, nr_move = 0;
     VirtIONumaCmd *c;
     VirtIONuma *vn;
 
@@ -941,12 +953,8 @@ VirtioNumaCommandId *qmp_virtio_numa_relayout(const char *id,
                    "accepted relayout (no driver, or one without it)", id);
         return NULL;
     }
-    for (l = ranges; l; l = l->next) {
-        nr++;
-    }
-    if (!nr || nr > VIRTIO_NUMA_MAX_RANGES) {
-        error_setg(errp, "'ranges' must have 1 to %d entries, not %u",
-                   VIRTIO_NUMA_MAX_RANGES, nr);
+    nr = QAPI_LIST_LENGTH(ranges);
+    if (!virtio_numa_check_nr_ranges(nr, errp)) {
         return NULL;
     }
     for (l = ranges, i = 0; l; l = l->next, i++) {
@@ -1005,7 +1013,7 @@ VirtioNumaCommandId *qmp_virtio_numa_host_move(const char *id,
     g_autofree char *what = NULL;
     VirtioNumaCommandId *ret;
     VirtioNumaHostRangeList *l;
-    unsigned int i, nr = 0;
+    unsigned int i, nr;
     VirtIONumaMove *m;
     VirtIONuma *vn;
 
@@ -1014,12 +1022,8 @@ VirtioNumaCommandId *qmp_virtio_numa_host_move(const char *id,
     if (!vn) {
         return NULL;
     }
-    for (l = ranges; l; l = l->next) {
-        nr++;
-    }
-    if (!nr || nr > VIRTIO_NUMA_MAX_RANGES) {
-        error_setg(errp, "'ranges' must have 1 to %d entries, not %u",
-                   VIRTIO_NUMA_MAX_RANGES, nr);
+    nr = QAPI_LIST_LENGTH(ranges);
+    if (!virtio_numa_check_nr_ranges(nr, errp)) {
         return NULL;
     }
     for (l = ranges, i = 0; l; l = l->next, i++) {

@@ -129,7 +129,7 @@ typedef struct VirtIONumaResidency {
 
 /*
  * A host move running in its own thread.  The thread reads @pieces and
- * @cancel and writes @done, @error and @result; the main loop reads
+ * @cancel and writes @done and @result; the main loop reads
  * @done (progress) while it runs and the rest only after @ended was
  * called, from a bottom half, with the thread joined.  A migration
  * blocker stays until the move is freed: the command it belongs to
@@ -143,7 +143,6 @@ typedef struct VirtIONumaMove {
     bool running;
     bool cancel;                    /* atomic */
     uint64_t done;                  /* atomic: bytes bound so far */
-    int error;
     VirtIONumaHostMoved result;
     Error *blocker;
     QemuThread thread;
