@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from vnuma.device import CMD, cmd_bytes, command_info, nodes, \
+from vnuma.device import CMD, EVENT_PROGRESS, R, \
+    cmd_bytes, command_info, event_bytes, guest_inject_event, nodes, \
     progress_trace, report, totals, wait_completion
 from vnuma.guest import Node, Topology
 from vnuma.layout import zoneinfo
@@ -232,7 +233,8 @@ def test_node_remove_progress_and_cancel(boot):
     once: it ends failed with ECANCELED, the node keeps its memory and
     the backend stays mapped; once the pages are free, the next removal
     goes through, its progress traced to the end."""
-    g = boot_node_guest(boot, append='virtio_numa.offline_timeout_ms=60000',
+    g = boot_node_guest(boot, append='virtio_numa.offline_timeout_ms=60000 '
+                        'virtio_numa.allow_inject=1',
                         extra_args=['-trace', 'virtio_numa_progress',
                                     '-trace', 'virtio_numa_cancel_asked'])
     cid = start_stuck_removal(g)
@@ -245,6 +247,7 @@ def test_node_remove_progress_and_cancel(boot):
     ci = command_info(g, cid)
     assert ci['state'] == 'sent' and \
         ci['progress'] == {'done': 0, 'total': 512 * MiB}, ci
+    check_progress_events(g, cid)
     t0 = time.monotonic()
     g.qmp.cmd('virtio-numa-cancel', id='vnuma0', **{'command-id': cid})
     ci = command_info(g, cid)
@@ -270,6 +273,59 @@ def test_node_remove_progress_and_cancel(boot):
     steps = progress_trace(log, done['command-id'])
     assert steps[0] == (0, 512 * MiB) and steps[-1] == (512 * MiB,) * 2, \
         steps
+
+
+def check_progress_events(g, cid):
+    """While command @cid, a removal, is in flight: each way a PROGRESS
+    event can be wrong is dropped, counted and named in QEMU's log, and
+    changes nothing; a right one is taken."""
+    done, total = R['progress-done'], R['progress-total']
+
+    def progress(records, **kw):
+        kw.setdefault('cid', cid)
+        return event_bytes(records, etype=EVENT_PROGRESS, **kw)
+
+    good = [(done, 0, 1024), (total, 0, 4096)]
+    bad = [
+        (progress(good + [(done, 0, 1)]), 'without exactly two records'),
+        (progress(good, nr_records=3), 'without exactly two records'),
+        (progress(good, page_shift=40), 'page_shift out of range'),
+        (progress(good, page_shift=0), 'page_shift out of range'),
+        (progress(good, status=1), 'progress with a status'),
+        (progress(good, detail=5), 'progress with a status'),
+        (progress(good, cid=cid + 100), 'of a command not in flight'),
+        (progress(good, cid=0), 'of a command not in flight'),
+        (progress([(done, 0, 1), (done, 0, 2)]), 'other than done and total'),
+        (progress([(done, 1, 1), (total, 0, 2)]), 'other than done and total'),
+        (progress([(R['free'], 0, 1), (total, 0, 2)]),
+         'other than done and total'),
+        (progress([(done, 0, 5), (total, 0, 4)]), 'beyond its total'),
+        (progress([(done, 0, 0), (total, 0, 1 << 60)]), 'beyond its total'),
+        (event_bytes(good, etype=EVENT_PROGRESS + 1, cid=cid),
+         'unknown event type'),
+    ]
+    log = os.path.join(g.dir, 'qemu.log')
+    for data, why in bad:
+        bogus = g.qmp.cmd('query-virtio-numa')[0]['bogus-events']
+        seen = len(open(log).read())
+        assert guest_inject_event(g, data)[0] == 0
+        deadline = time.monotonic() + 10
+        while g.qmp.cmd('query-virtio-numa')[0]['bogus-events'] == bogus:
+            assert time.monotonic() < deadline, f'not dropped: {why}'
+            time.sleep(0.1)
+        text = open(log).read()[seen:]
+        assert 'dropped event' in text and why in text, (why, text)
+        ci = command_info(g, cid)
+        assert ci['state'] == 'sent' and \
+            ci['progress'] == {'done': 0, 'total': 512 * MiB}, (why, ci)
+    # Pages of the event's page_shift; the driver's next one replaces it.
+    assert guest_inject_event(g, progress(good))[0] == 0
+    deadline = time.monotonic() + 10
+    while command_info(g, cid)['progress']['done'] == 0:
+        assert time.monotonic() < deadline, command_info(g, cid)
+        time.sleep(0.1)
+    assert command_info(g, cid)['progress'] == \
+        {'done': 1024 * PAGE, 'total': 4096 * PAGE}
 
 
 def test_unbind_during_node_remove(boot):
