@@ -231,14 +231,23 @@ void __dnuma_free_page(struct page *page, unsigned int order)
 	if (nid == NUMA_NO_NODE || nid == old_nid)
 		goto out;
 
+	/*
+	 * The audit trusts a recount only if no move overlapped it: it sees
+	 * @redirecting grow before any change below, @redirected after all.
+	 */
+	atomic_long_add(nr, &dnuma_count.redirecting);
+	/* Pairs with the audit's second smp_rmb(): begun before changed. */
+	smp_mb__after_atomic();
 	from = page_zone(page);
 	to = dnuma_zone(nid, zone_idx(from));
 	for (i = 0; i < nr; i++)
 		dnuma_set_page_zone(page + i, zone_idx(to), nid);
 	atomic_long_sub(nr, &from->managed_pages);
 	atomic_long_add(nr, &to->managed_pages);
-	atomic_long_add(nr, &dnuma_count.redirected);
 	dnuma_account_moved(old_nid, nid, nr);
+	/* Pairs with the audit's first smp_rmb(): changed before ended. */
+	smp_mb__before_atomic();
+	atomic_long_add(nr, &dnuma_count.redirected);
 out:
 	rcu_read_unlock();
 }

@@ -22,7 +22,12 @@ extern atomic_long_t dnuma_transplanted[MAX_NUMNODES];
 struct dnuma_counters {
 	atomic_long_t commits;
 	atomic_long_t moved;		/* free pages, by commits */
-	atomic_long_t redirected;	/* by the free path */
+	/*
+	 * By the free path: @redirecting as a page's move begins,
+	 * @redirected once it ended.  Equal: no move under way.
+	 */
+	atomic_long_t redirecting;
+	atomic_long_t redirected;
 	atomic_long_t swept;		/* strays, by sweeps */
 	atomic_long_t migrated;
 	atomic_long_t dissolved;	/* free hugetlb pool pages */

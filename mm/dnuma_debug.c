@@ -8,13 +8,16 @@
  */
 #include <linux/ctype.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/dnuma.h>
+#include <linux/jiffies.h>
 #include <linux/memlayout.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/page-isolation.h>
+#include <linux/seq_buf.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -197,7 +200,7 @@ DEFINE_SHOW_ATTRIBUTE(dnuma_pending);
  * counters say, and check the invariants at the top of this file.
  */
 struct dnuma_audit {
-	struct seq_file *m;
+	struct seq_buf sb;		/* this pass's report */
 	unsigned long differences;
 	/* Per node, recounted. */
 	unsigned long *present, *pending;
@@ -205,6 +208,10 @@ struct dnuma_audit {
 	unsigned long (*kinds)[DNUMA_NR_KINDS];
 	/* Per zone (nid * MAX_NR_ZONES + idx): pages not reserved. */
 	unsigned long *unreserved;
+	/* Per node, pending pages free on per-cpu lists. */
+	unsigned long *pcp;
+	/* Pending pages of no known kind said so far. */
+	unsigned int others_shown;
 };
 
 /* A difference found: the first few are said. */
@@ -215,11 +222,11 @@ static __printf(2, 3) void dnuma_audit_err(struct dnuma_audit *a,
 
 	if (a->differences++ >= 16)
 		return;
-	seq_puts(a->m, "error: ");
+	seq_buf_puts(&a->sb, "error: ");
 	va_start(args, fmt);
-	seq_vprintf(a->m, fmt, args);
+	seq_buf_vprintf(&a->sb, fmt, args);
 	va_end(args);
-	seq_putc(a->m, '\n');
+	seq_buf_putc(&a->sb, '\n');
 }
 
 /* Which pages of a section are RAM. */
@@ -234,6 +241,17 @@ static int dnuma_audit_ram(unsigned long start, unsigned long nr, void *arg)
 
 	bitmap_set(ram->bits, start - ram->start, nr);
 	return 0;
+}
+
+/* A pending page of no known kind: the first few are said. */
+static void dnuma_audit_other(struct dnuma_audit *a, struct page *page,
+			      unsigned long pfn)
+{
+	a->others_shown++;
+	seq_buf_printf(&a->sb,
+		       "pending pfn %#lx node %d: refcount %d order %u flags %pGp\n",
+		       pfn, page_to_nid(page), page_ref_count(page),
+		       compound_order(compound_head(page)), &page->flags);
 }
 
 /* One online section: its pages, what owns it, whose zone spans it. */
@@ -262,14 +280,29 @@ static void dnuma_audit_section(struct dnuma_audit *a,
 			dnuma_audit_err(a, "pfn %#lx outside its zone %d/%s",
 					pfn, nid, zone->name);
 		if (nid != owner) {
+			enum dnuma_kind kind = dnuma_page_kind(page);
+
 			a->pending[nid]++;
-			a->kinds[nid][dnuma_page_kind(page)]++;
+			a->kinds[nid][kind]++;
+			if (kind == DNUMA_K_OTHER && a->others_shown < 4)
+				dnuma_audit_other(a, page, pfn);
 		}
 	}
 }
 
+/* The order of the pages on a zone's per-cpu list @i. */
+static unsigned int dnuma_pcp_order(int i)
+{
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	if (i >= NR_LOWORDER_PCP_LISTS)
+		return HPAGE_PMD_ORDER;
+#endif
+	return i / MIGRATE_PCPTYPES;
+}
+
 /* Every free page of @zone on its own lists: count them, check them. */
-static void dnuma_audit_free(struct dnuma_audit *a, struct zone *zone)
+static void dnuma_audit_free(struct dnuma_audit *a, struct zone *zone,
+			     const struct memlayout *ml)
 {
 	unsigned long flags, free = 0, expected;
 	unsigned int order;
@@ -313,8 +346,11 @@ static void dnuma_audit_free(struct dnuma_audit *a, struct zone *zone)
 		int i;
 
 		spin_lock_irqsave(&pcp->lock, flags);
-		for (i = 0; i < NR_PCP_LISTS; i++)
-			list_for_each_entry(page, &pcp->lists[i], pcp_list)
+		for (i = 0; i < NR_PCP_LISTS; i++) {
+			list_for_each_entry(page, &pcp->lists[i], pcp_list) {
+				int target = memlayout_nid(ml,
+							   page_to_pfn(page));
+
 				if (page_zone(page) != zone)
 					dnuma_audit_err(a, "pfn %#lx of zone %d/%s on %d/%s's per-cpu list",
 							page_to_pfn(page),
@@ -322,6 +358,12 @@ static void dnuma_audit_free(struct dnuma_audit *a, struct zone *zone)
 							page_zone(page)->name,
 							zone_to_nid(zone),
 							zone->name);
+				if (target != NUMA_NO_NODE &&
+				    target != page_to_nid(page))
+					a->pcp[page_to_nid(page)] +=
+						1UL << dnuma_pcp_order(i);
+			}
+		}
 		spin_unlock_irqrestore(&pcp->lock, flags);
 	}
 }
@@ -368,7 +410,7 @@ static void dnuma_audit_run(struct dnuma_audit *a)
 		/* A zone that never had pages has no lists yet. */
 		if (!node_online(nid) || !zone_is_initialized(zone))
 			continue;
-		dnuma_audit_free(a, zone);
+		dnuma_audit_free(a, zone, ml);
 	}
 	for_each_memory_block(a, dnuma_audit_block);
 }
@@ -401,68 +443,110 @@ static long dnuma_audit_node(struct dnuma_audit *a, int nid)
 	if (pending != a->pending[nid])
 		dnuma_audit_err(a, "node %d: pending %ld, recounted %lu",
 				nid, pending, a->pending[nid]);
-	seq_printf(a->m, "node %d present %lu managed %lu free %lu pending %ld",
-		   nid, present, managed, free, pending);
+	seq_buf_printf(&a->sb,
+		       "node %d present %lu managed %lu free %lu pending %ld",
+		       nid, present, managed, free, pending);
 	for (k = 0; k < DNUMA_NR_KINDS; k++)
 		if (a->kinds[nid][k])
-			seq_printf(a->m, " %s %lu", dnuma_kinds[k],
-				   a->kinds[nid][k]);
-	seq_putc(a->m, '\n');
+			seq_buf_printf(&a->sb, " %s %lu", dnuma_kinds[k],
+				       a->kinds[nid][k]);
+	/* Free, yet not on the free lists: "other" above. */
+	if (a->pcp[nid])
+		seq_buf_printf(&a->sb, " (per-cpu lists %lu)", a->pcp[nid]);
+	seq_buf_putc(&a->sb, '\n');
 	return pending;
 }
 
+/* One pass of the audit: a walk, then each node against it. */
+static void dnuma_audit_pass(struct dnuma_audit *a, int pass)
+{
+	long total = 0;
+	int nid;
+
+	a->differences = 0;
+	a->others_shown = 0;
+	memset(a->present, 0, nr_node_ids * sizeof(*a->present));
+	memset(a->pending, 0, nr_node_ids * sizeof(*a->pending));
+	memset(a->kinds, 0, nr_node_ids * sizeof(*a->kinds));
+	memset(a->unreserved, 0,
+	       nr_node_ids * MAX_NR_ZONES * sizeof(*a->unreserved));
+	memset(a->pcp, 0, nr_node_ids * sizeof(*a->pcp));
+	seq_buf_clear(&a->sb);
+	seq_buf_printf(&a->sb, "pass %d\n", pass);
+	dnuma_audit_run(a);
+	for_each_online_node(nid)
+		total += dnuma_audit_node(a, nid);
+	if (total != atomic_long_read(&dnuma_pending_total))
+		dnuma_audit_err(a, "pending %ld over the nodes, %ld in all",
+				total, atomic_long_read(&dnuma_pending_total));
+}
+
+/* How long the audit waits for a pass that no freed page moved under. */
+#define DNUMA_AUDIT_MAX_MS	30000
+#define DNUMA_AUDIT_BUF_SIZE	(16 * 1024)
+
 static int dnuma_audit_show(struct seq_file *m, void *v)
 {
-	struct dnuma_audit a = { .m = m };
-	long redirected, total;
-	int nid, pass;
+	const unsigned long deadline = jiffies +
+				       msecs_to_jiffies(DNUMA_AUDIT_MAX_MS);
+	struct dnuma_audit a = {};
+	long ended, begun;
+	char *buf;
+	int pass;
 
+	buf = kvmalloc(DNUMA_AUDIT_BUF_SIZE, GFP_KERNEL);
 	a.present = kcalloc(nr_node_ids, sizeof(*a.present), GFP_KERNEL);
 	a.pending = kcalloc(nr_node_ids, sizeof(*a.pending), GFP_KERNEL);
 	a.kinds = kcalloc(nr_node_ids, sizeof(*a.kinds), GFP_KERNEL);
 	a.unreserved = kcalloc(nr_node_ids * MAX_NR_ZONES,
 			       sizeof(*a.unreserved), GFP_KERNEL);
-	if (!a.present || !a.pending || !a.kinds || !a.unreserved) {
+	a.pcp = kcalloc(nr_node_ids, sizeof(*a.pcp), GFP_KERNEL);
+	if (!buf || !a.present || !a.pending || !a.kinds || !a.unreserved ||
+	    !a.pcp) {
 		seq_puts(m, "out of memory\n");
 		goto out;
 	}
+	seq_buf_init(&a.sb, buf, DNUMA_AUDIT_BUF_SIZE);
 
 	/*
 	 * No commit, sweep or memory hotplug meanwhile.  The free path still
-	 * moves pending pages as they are freed: while it does, the walk
-	 * and the counters disagree, so the audit runs again.
+	 * moves pending pages as they are freed, and a move that overlaps
+	 * the walk makes the walk and the counters disagree: only a pass no
+	 * move overlapped counts (see __dnuma_free_page()).  Until one, the
+	 * audit walks again.
 	 */
 	mutex_lock(&dnuma_lock);
 	get_online_mems();
-	for (pass = 1; pass <= 8; pass++) {
-		redirected = atomic_long_read(&dnuma_count.redirected);
-		a.differences = 0;
-		memset(a.present, 0, nr_node_ids * sizeof(*a.present));
-		memset(a.pending, 0, nr_node_ids * sizeof(*a.pending));
-		memset(a.kinds, 0, nr_node_ids * sizeof(*a.kinds));
-		memset(a.unreserved, 0,
-		       nr_node_ids * MAX_NR_ZONES * sizeof(*a.unreserved));
-		seq_printf(m, "pass %d\n", pass);
-		dnuma_audit_run(&a);
-		total = 0;
-		for_each_online_node(nid)
-			total += dnuma_audit_node(&a, nid);
-		if (total != atomic_long_read(&dnuma_pending_total))
-			dnuma_audit_err(&a, "pending %ld over the nodes, %ld in all",
-					total,
-					atomic_long_read(&dnuma_pending_total));
-		if (!a.differences ||
-		    redirected == atomic_long_read(&dnuma_count.redirected))
+	for (pass = 1;; pass++) {
+		ended = atomic_long_read(&dnuma_count.redirected);
+		/* Moves ended by now are all in what the pass reads. */
+		smp_rmb();
+		dnuma_audit_pass(&a, pass);
+		/* A move the pass saw any of has begun by now. */
+		smp_rmb();
+		begun = atomic_long_read(&dnuma_count.redirecting);
+		if (!a.differences || begun == ended)
 			break;
+		if (time_after(jiffies, deadline)) {
+			dnuma_audit_err(&a, "no pass without pages moving as they were freed in %u ms (%d passes)",
+					DNUMA_AUDIT_MAX_MS, pass);
+			break;
+		}
+		msleep(20);
 	}
 	put_online_mems();
 	mutex_unlock(&dnuma_lock);
+	seq_buf_print_seq(m, &a.sb);
+	if (seq_buf_has_overflowed(&a.sb))
+		seq_puts(m, "(report truncated)\n");
 	seq_printf(m, "differences: %lu\n", a.differences);
 out:
+	kvfree(buf);
 	kfree(a.present);
 	kfree(a.pending);
 	kfree(a.kinds);
 	kfree(a.unreserved);
+	kfree(a.pcp);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(dnuma_audit);

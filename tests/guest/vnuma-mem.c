@@ -11,6 +11,12 @@
  *	verify a chunk, free it, allocate and fill a new one, so that pages
  *	are freed and allocated all the time; then verify everything.
  *
+ *   vnuma-mem release [-n NODE] -m MIB
+ *	like hold, but on SIGTERM verify everything, then free it a page
+ *	at a time (MADV_DONTNEED), in an order that jumps all over it, so
+ *	that pages from everywhere in it are freed one by one for a while
+ *	(it prints "vnuma-mem: releasing" as it begins).
+ *
  *   vnuma-mem pin [-n NODE] -m MIB
  *	like hold, and also take a reference on every page by splicing it
  *	into pipes (vmsplice), so that the kernel can neither migrate nor
@@ -278,9 +284,38 @@ static int poison(double end, unsigned long interval_ms)
 	return mismatches ? 1 : 0;
 }
 
+static unsigned long gcd(unsigned long a, unsigned long b)
+{
+	while (b) {
+		unsigned long t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* Free @nr chunks a page at a time, each page far from the one before. */
+static void release(uint64_t **chunks, unsigned long nr)
+{
+	const unsigned long page = sysconf(_SC_PAGESIZE);
+	const unsigned long per_chunk = CHUNK / page, pages = nr * per_chunk;
+	unsigned long stride = 7919, k, p;
+
+	while (gcd(stride, pages) != 1)
+		stride += 2;
+	printf("vnuma-mem: releasing\n");
+	fflush(stdout);
+	for (k = 0, p = 0; k < pages; k++, p = (p + stride) % pages)
+		madvise((char *)chunks[p / per_chunk] + p % per_chunk * page,
+			page, MADV_DONTNEED);
+	for (k = 0; k < nr; k++)
+		munmap(chunks[k], CHUNK);
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: vnuma-mem hold|stress|pin|bench|poison [-n NODE|-p NODE] [-H] -m MIB [-t SECONDS] [-r ROUNDS] [-i MS]\n");
+	fprintf(stderr, "usage: vnuma-mem hold|stress|release|pin|bench|poison [-n NODE|-p NODE] [-H] -m MIB [-t SECONDS] [-r ROUNDS] [-i MS]\n");
 	return 2;
 }
 
@@ -295,7 +330,8 @@ int main(int argc, char **argv)
 		return usage();
 	stress = !strcmp(argv[1], "stress");
 	if (!stress && strcmp(argv[1], "hold") && strcmp(argv[1], "bench") &&
-	    strcmp(argv[1], "pin") && strcmp(argv[1], "poison"))
+	    strcmp(argv[1], "pin") && strcmp(argv[1], "poison") &&
+	    strcmp(argv[1], "release"))
 		return usage();
 	optind = 2;
 	while ((opt = getopt(argc, argv, "n:p:m:t:r:i:H")) != -1) {
@@ -368,6 +404,8 @@ int main(int argc, char **argv)
 		close(pipes[i]);
 	for (i = 0; i < nr; i++)
 		verify(chunks[i], i, gen[i]);
+	if (!strcmp(argv[1], "release"))
+		release(chunks, nr);
 	printf("vnuma-mem: done: %lu chunks verified, %lu mismatches\n",
 	       verified, mismatches);
 	return mismatches ? 1 : 0;
