@@ -466,6 +466,31 @@ static bool vnuma_event_room(struct virtio_numa *vn)
 }
 
 /*
+ * Try to queue one event of @size bytes, once: -ENOSPC while the device
+ * holds every buffer, -ENODEV when it is being removed.  The event is the
+ * device's once queued; otherwise still ours.
+ */
+static int vnuma_try_queue_event(struct virtio_numa *vn,
+				 struct virtio_numa_event *ev, size_t size)
+{
+	struct scatterlist sg;
+	unsigned long flags;
+	int err = -ENODEV;
+
+	sg_init_one(&sg, ev, size);
+	spin_lock_irqsave(&vn->lock, flags);
+	if (!vn->removing) {
+		vnuma_reclaim_events(vn);
+		err = virtqueue_add_outbuf(vn->event_vq, &sg, 1, ev,
+					   GFP_ATOMIC);
+		if (!err)
+			virtqueue_kick(vn->event_vq);
+	}
+	spin_unlock_irqrestore(&vn->lock, flags);
+	return err;
+}
+
+/*
  * Queue one event.  A device that stops reading events only stalls its own
  * commands: we wait for room until it returns buffers or goes away.
  * Returns -ENODEV when the device is being removed; the event is dropped.
@@ -473,28 +498,15 @@ static bool vnuma_event_room(struct virtio_numa *vn)
 static int vnuma_queue_event(struct virtio_numa *vn,
 			     struct virtio_numa_event *ev, size_t size)
 {
-	struct scatterlist sg;
 	unsigned long flags;
 	int err;
 
-	sg_init_one(&sg, ev, size);
-	for (;;) {
-		spin_lock_irqsave(&vn->lock, flags);
-		if (vn->removing) {
-			err = -ENODEV;
-		} else {
-			vnuma_reclaim_events(vn);
-			err = virtqueue_add_outbuf(vn->event_vq, &sg, 1, ev,
-						   GFP_ATOMIC);
-			if (!err)
-				virtqueue_kick(vn->event_vq);
-		}
-		if (err && err != -ENOSPC)
-			vnuma_put_event(vn, ev);
-		spin_unlock_irqrestore(&vn->lock, flags);
-		if (err != -ENOSPC)
-			break;
+	while ((err = vnuma_try_queue_event(vn, ev, size)) == -ENOSPC)
 		wait_event(vn->event_wait, vnuma_event_room(vn));
+	if (err) {
+		spin_lock_irqsave(&vn->lock, flags);
+		vnuma_put_event(vn, ev);
+		spin_unlock_irqrestore(&vn->lock, flags);
 	}
 	return err;
 }
@@ -537,9 +549,6 @@ static void vnuma_progress(struct virtio_numa *vn, unsigned long done,
 	struct vnuma_verdict v = { .status = VIRTIO_NUMA_S_OK };
 	size_t size = vnuma_event_size(2);
 	struct virtio_numa_event *ev;
-	struct scatterlist sg;
-	unsigned long flags;
-	int err = -ENODEV;
 
 	if (!vn->lim.progress)
 		return;
@@ -550,17 +559,7 @@ static void vnuma_progress(struct virtio_numa *vn, unsigned long done,
 			 ++vn->seq, nr_node_ids);
 	vnuma_event_add(ev, VIRTIO_NUMA_R_PROGRESS_DONE, 0, done);
 	vnuma_event_add(ev, VIRTIO_NUMA_R_PROGRESS_TOTAL, 0, total);
-	sg_init_one(&sg, ev, size);
-	spin_lock_irqsave(&vn->lock, flags);
-	if (!vn->removing) {
-		vnuma_reclaim_events(vn);
-		err = virtqueue_add_outbuf(vn->event_vq, &sg, 1, ev,
-					   GFP_ATOMIC);
-		if (!err)
-			virtqueue_kick(vn->event_vq);
-	}
-	spin_unlock_irqrestore(&vn->lock, flags);
-	if (err)
+	if (vnuma_try_queue_event(vn, ev, size))
 		kfree(ev);
 }
 
