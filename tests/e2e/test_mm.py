@@ -8,14 +8,13 @@ counters, /sys/kernel/debug/dnuma/audit)."""
 import base64
 import re
 import struct
-import time
 
 from vnuma.device import CMD, cmd_bytes, nodes, relayout, report, totals, \
     wait_completion
-from vnuma.dnuma import DNUMA, audit, layout, wait_settled
+from vnuma.dnuma import audit, layout, stat, wait_settled
 from vnuma.guest import FLAVOUR, Node, Topology
 from vnuma.layout import node_list, zoneinfo
-from vnuma.mem import start_mem, stop_mem
+from vnuma.mem import start_mem, stop_mem, wait_mem
 from vnuma.node import add_node, guest_node, remove_node
 
 MiB = 1 << 20
@@ -222,8 +221,7 @@ def commit_state(g):
     state = {'layout': layout(g), 'zones': zones}
     for f in ('online', 'has_memory', 'has_normal_memory'):
         state[f] = g.read(f'/sys/devices/system/node/{f}').strip()
-    stats = g.read('/sys/kernel/debug/dnuma/stats')
-    state['commits'] = re.search(r'commits (\d+)', stats).group(1)
+    state['commits'] = stat(g, 'commits')
     return state
 
 
@@ -270,11 +268,6 @@ def test_fault_injection_changes_nothing(boot):
     assert stop_mem(g, 'h').endswith(' 0 mismatches')
 
 
-def stat(g, name):
-    return int(re.search(rf'^{name} (\d+)$', g.read(f'{DNUMA}/stats'),
-                         re.M).group(1))
-
-
 def test_audit_while_pending_pages_are_freed(boot):
     """Pending pages freed while the audit walks move under it: the walk
     and the counters disagree for a moment.  The audit must not report
@@ -289,18 +282,12 @@ def test_audit_while_pending_pages_are_freed(boot):
     assert relayout(g, [(512 * MiB, 896 * MiB, 0)])['status'] == 'ok'
     g.sh('kill -TERM $(cat /tmp/r.pid)')
     # It verifies everything first.
-    deadline = time.monotonic() + 60
-    while 'releasing' not in g.read('/tmp/r.log'):
-        assert time.monotonic() < deadline, g.read('/tmp/r.log')
-        time.sleep(0.05)
+    wait_mem(g, 'r', 'releasing', 60, interval=0.05)
     before = stat(g, 'redirected')
     audit(g)
     # Pages did move while it ran.
     assert stat(g, 'redirected') > before
-    deadline = time.monotonic() + 120
-    while 'done' not in (log := g.read('/tmp/r.log')):
-        assert time.monotonic() < deadline, log
-        time.sleep(0.2)
+    log = wait_mem(g, 'r', 'done')
     assert log.strip().endswith(' 0 mismatches'), log
     audit(g)
 

@@ -16,7 +16,7 @@ import re
 import time
 
 from vnuma.device import nodes, relayout, report, totals
-from vnuma.dnuma import audit, wait_settled
+from vnuma.dnuma import audit, stat, wait_settled
 from vnuma.guest import FLAVOUR, Node, Topology
 from vnuma.mem import start_mem, stop_mem
 from vnuma.node import add_node, remove_node
@@ -207,8 +207,7 @@ def test_torture(boot, figures):
     # loop has offline at that moment, and isolation races.
     st = stats['relayout']
     assert 2 * st.get('ok', 0) >= sum(st.values()) - st.get('skipped', 0), st
-    stat = g.read('/sys/kernel/debug/dnuma/stats')
-    irqoff = int(re.search(r'irqoff_max_ns (\d+)', stat).group(1))
+    irqoff = stat(g, 'irqoff_max_ns')
     figures(f'torture {SECONDS} s ({FLAVOUR}, {g.accel}): {i} relayouts '
             f'{stats["relayout"]}, virtio-mem resizes {stats["vmem"]}, '
             f'node add {stats["node-add"]}, remove {stats["node-remove"]}, '

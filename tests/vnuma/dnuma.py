@@ -22,6 +22,12 @@ def layout(g):
     return out
 
 
+def stat(g, name):
+    """One counter of the engine's stats file (commits, redirected, ...)."""
+    return int(re.search(rf'^{name} (\d+)$', g.read(f'{DNUMA}/stats'),
+                         re.M).group(1))
+
+
 def audit(g):
     """Run the engine's audit: every node's present, managed, free and
     pending pages recounted from the memmap and the free lists, every
