@@ -11,6 +11,7 @@ import time
 import pytest
 
 from vnuma.guest import Ctl, log_problems
+from vnuma.mem import start_mem, stop_mem
 from vnuma.libvirt import (LIBVIRT_BUILD, DomainFiles, LibvirtError,
                            PrivateLibvirt, domain_xml)
 
@@ -106,6 +107,92 @@ def test_domain_from_xml_without_taint(lv, files, tmp_path):
     assert guest(ctl, 'ls /sys/bus/virtio/drivers/virtio_numa | grep -c virtio') == '1'
     assert guest(ctl, 'cat /sys/devices/system/node/possible') == '0-3'
     assert guest(ctl, 'cat /sys/devices/system/node/has_memory') == '0-1'
+    lv.virsh('destroy', 'vm1')
+    problems = log_problems(open(serial, errors='replace').read())
+    assert not problems, problems
+
+
+def nodes_with_memory(ctl):
+    """The guest's nodes with memory, as a set of ids."""
+    out = set()
+    for part in guest(ctl, 'cat /sys/devices/system/node/has_memory').split(','):
+        lo, _, hi = part.partition('-')
+        out |= set(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def node_mib(ctl, node):
+    """MemTotal of guest node @node, in MiB."""
+    line = guest(ctl, f'grep MemTotal /sys/devices/system/node/node{node}/meminfo')
+    return int(line.split()[-2]) // 1024
+
+
+def cell_records(lv, name, *flags):
+    """The virtio-numa cells of @name's XML, as attribute strings."""
+    xml = lv.virsh('dumpxml', name, *flags).stdout
+    return re.findall(r"<cell (id='\d+' memory='\d+' unit='KiB' memdev=[^/]*)/>", xml)
+
+
+def test_node_add_remove_with_virsh(lv, files, tmp_path):
+    """virsh numa-node-add and numa-node-remove: the guest gets the cell's
+    memory and vCPU, data kept on it survives its removal, the live XML
+    follows (and survives a daemon restart), every bad request fails
+    naming its problem, and nothing taints the domain."""
+    serial, ctl = start(lv, files, tmp_path, region_mib=2048, block_mib=128)
+
+    out = lv.virsh('numa-node-add', 'vm1', '2', '--size', '256M', '--cpus', '2').stdout
+    assert 'NUMA cell 2 added' in out, out
+    # The guest numbers the new node itself (not necessarily 2).
+    new = nodes_with_memory(ctl) - {0, 1}
+    assert len(new) == 1, new
+    g2 = new.pop()
+    assert node_mib(ctl, g2) == 256
+    assert guest(ctl, f'cat /sys/devices/system/node/node{g2}/cpulist') == '2'
+    assert cell_records(lv, 'vm1') == [
+        "id='2' memory='262144' unit='KiB' memdev='vnuma-cell2' cpus='2'"]
+    assert cell_records(lv, 'vm1', '--inactive') == []
+
+    # Each bad request: exit status 1, a message naming the problem, and
+    # the guest unchanged.
+    for args, error in [
+            (['2', '--size', '128M'], "cell '2' has memory added already"),
+            (['0', '--size', '128M'], "cell '0' has boot memory"),
+            (['9', '--size', '128M'], "guest has no NUMA cell '9'"),
+            (['3', '--size', '100M'], 'multiple of the virtio-numa block size'),
+            (['3', '--size', '2G'], 'exceeds the free part of the virtio-numa region'),
+            (['3', '--size', '128M', '--cpus', '7'], "vCPU '7' does not exist"),
+            (['3', '--size', '128M', '--nodeset', '5'], 'NUMA node 5 is unavailable'),
+            (['3', '--size', '128M', '--current', '--live'], 'mutually exclusive')]:
+        p = lv.virsh('numa-node-add', 'vm1', *args, check=False)
+        assert p.returncode == 1 and error in p.stderr, (args, p.stderr)
+    p = lv.virsh('numa-node-remove', 'vm1', '3', check=False)
+    assert p.returncode == 1 and 'has no memory added through virtio-numa' in p.stderr
+    assert nodes_with_memory(ctl) == {0, 1, g2}
+
+    # A daemon restart reads the added cell back from its status XML.
+    lv.stop(keep_domains=True)
+    lv.start()
+    assert cell_records(lv, 'vm1') == [
+        "id='2' memory='262144' unit='KiB' memdev='vnuma-cell2' cpus='2'"]
+
+    # Data that prefers node 2 moves off as it goes, intact.
+    start_mem(ctl, 'n2', f'stress -p {g2} -m 128')
+    out = lv.virsh('numa-node-remove', 'vm1', '2').stdout
+    assert 'NUMA cell 2 removed' in out, out
+    assert stop_mem(ctl, 'n2').endswith(' 0 mismatches')
+    assert nodes_with_memory(ctl) == {0, 1}
+    assert cell_records(lv, 'vm1') == []
+
+    # Its backend was deleted: the same id is free for the next add, here
+    # bound to host node 0.
+    lv.virsh('numa-node-add', 'vm1', '2', '--size', '128M', '--nodeset', '0')
+    new = nodes_with_memory(ctl) - {0, 1}
+    assert len(new) == 1 and node_mib(ctl, new.pop()) == 128
+    assert cell_records(lv, 'vm1') == [
+        "id='2' memory='131072' unit='KiB' memdev='vnuma-cell2' nodeset='0'"]
+    lv.virsh('numa-node-remove', 'vm1', '2')
+
+    assert taints(lv, 'vm1') == []
     lv.virsh('destroy', 'vm1')
     problems = log_problems(open(serial, errors='replace').read())
     assert not problems, problems
