@@ -78,3 +78,33 @@ stage_series() {
 	done < "$dir/series"
 	rm -f /tmp/vnuma-patch.$$
 }
+
+# libvirt_meson_args: how scripts/build-libvirt (and the series check)
+# configure libvirt: just what the tests need, the QEMU driver, the
+# modular virtqemud, the remote driver, virsh and the unit tests; no
+# docs, no other hypervisor, network or storage driver.
+libvirt_meson_args() {
+	local d args="--prefix=/usr --sysconfdir=/etc --localstatedir=/var
+		--buildtype=debugoptimized -Dno_git=true -Ddocs=disabled
+		-Dtests=enabled -Dexpensive_tests=disabled -Dnls=disabled
+		-Ddriver_qemu=enabled -Ddriver_remote=enabled
+		-Ddriver_libvirtd=enabled -Ddriver_secrets=enabled
+		-Ddriver_test=enabled -Dwireshark_dissector=disabled"
+	# Everything else off: a feature found on one machine and not on
+	# another must not change what is built.
+	for d in network lxc vbox esx hyperv openvz vmware vz ch bhyve libxl \
+		 interface; do
+		args="$args -Ddriver_$d=disabled"
+	done
+	for d in disk fs gluster iscsi iscsi_direct lvm mpath rbd scsi vstorage zfs; do
+		args="$args -Dstorage_$d=disabled"
+	done
+	for d in sanlock glusterfs libiscsi netcf openwsman apparmor \
+		 secdriver_apparmor selinux secdriver_selinux polkit firewalld \
+		 nbdkit libssh libssh2 curl sasl; do
+		args="$args -D$d=disabled"
+	done
+	# One line, single spaces.
+	# shellcheck disable=SC2086
+	echo $args
+}

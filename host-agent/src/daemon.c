@@ -378,6 +378,29 @@ static void dom_keep_info(struct vnd *d, struct vnd_domain *dm,
 }
 
 /*
+ * Does the domain's definition show a virtio-numa device: libvirt's own
+ * memory model, or (stock libvirt) the device on QEMU's command line?
+ * Asked before any QMP: libvirt marks a domain that gets a monitor
+ * command behind its back as tainted (custom-monitor), so a domain
+ * without the device must never get one.
+ */
+static bool dom_shows_device(struct vnd_domain *dm)
+{
+	char *xml = virDomainGetXMLDesc(dm->dom, 0);
+	bool shows;
+
+	if (!xml) {
+		vn_log(LOG_WARNING, "%s: cannot read its definition: %s",
+		       dm->name, lv_err());
+		return false;
+	}
+	shows = strstr(xml, "<memory model='virtio-numa'") ||
+		strstr(xml, "virtio-numa-pci");
+	free(xml);
+	return shows;
+}
+
+/*
  * Does the VM have a virtio-numa device?  The first one is used, and
  * the same answer is its first accounting.
  */
@@ -388,6 +411,13 @@ static void dom_check(struct vnd *d, struct vnd_domain *dm)
 	struct vn_err err;
 	struct vn_dev dev;
 
+	if (!dom_shows_device(dm)) {
+		dm->checked = true;
+		dm->device[0] = '\0';
+		vn_log(LOG_INFO, "%s: no virtio-numa device in its definition",
+		       dm->name);
+		return;
+	}
 	if (dev_open(d, dm, &dev, 0, &err)) {
 		dom_error(dm, LOG_WARNING, &err);
 		return;

@@ -127,6 +127,24 @@ def node_mib(ctl, node):
     return int(line.split()[-2]) // 1024
 
 
+def vnuma_stats(lv, name):
+    """virsh domstats --vnuma: {cell id: {field: value}} and the report
+    count."""
+    out = lv.virsh('domstats', '--vnuma', '--raw', name).stdout
+    flat = dict(re.findall(r'^\s+vnuma\.(\S+)=(\S+)$', out, re.M))
+    cells = {}
+    for i in range(int(flat['cell.count'])):
+        f = {k[len(f'cell.{i}.'):]: v for k, v in flat.items()
+             if k.startswith(f'cell.{i}.')}
+        cells[int(f['id'])] = f
+    return cells, int(flat['reports'])
+
+
+def node_meminfo_kib(ctl, node, field):
+    line = guest(ctl, f'grep -w {field}: /sys/devices/system/node/node{node}/meminfo')
+    return int(line.split()[-2])
+
+
 def cell_records(lv, name, *flags):
     """The virtio-numa cells of @name's XML, as attribute strings."""
     xml = lv.virsh('dumpxml', name, *flags).stdout
@@ -151,6 +169,18 @@ def test_node_add_remove_with_virsh(lv, files, tmp_path):
     assert cell_records(lv, 'vm1') == [
         "id='2' memory='262144' unit='KiB' memdev='vnuma-cell2' cpus='2'"]
     assert cell_records(lv, 'vm1', '--inactive') == []
+
+    # The accounting virsh domstats gives is the guest's own.
+    cells, reports = vnuma_stats(lv, 'vm1')
+    assert reports > 0 and set(cells) == {0, 1, 2, 3}, cells
+    c2 = cells[2]
+    assert c2['guest_node'] == str(g2) and c2['added'] == 'yes', c2
+    assert c2['online'] == 'yes' and c2['cpus'] == '1', c2
+    assert int(c2['present']) == 256 << 20, c2
+    for cell, gnode in ((0, 0), (1, 1), (2, g2)):
+        assert int(cells[cell]['managed']) == \
+            node_meminfo_kib(ctl, gnode, 'MemTotal') * 1024, (cell, cells[cell])
+    assert cells[3]['online'] == 'no' and cells[3]['added'] == 'no', cells[3]
 
     # Each bad request: exit status 1, a message naming the problem, and
     # the guest unchanged.
@@ -182,6 +212,8 @@ def test_node_add_remove_with_virsh(lv, files, tmp_path):
     assert stop_mem(ctl, 'n2').endswith(' 0 mismatches')
     assert nodes_with_memory(ctl) == {0, 1}
     assert cell_records(lv, 'vm1') == []
+    cells, _ = vnuma_stats(lv, 'vm1')
+    assert cells[2]['added'] == 'no' and int(cells[2]['present']) == 0, cells[2]
 
     # Its backend was deleted: the same id is free for the next add, here
     # bound to host node 0.

@@ -290,6 +290,34 @@ def test_vnumad_migration_relayout(hosts, tmp_path, figures):
     assert not os.path.exists(ddst.sock) and not os.path.exists(ddst.export)
 
 
+def test_vnumad_leaves_other_domains_alone(tmp_path):
+    """vnumad sends no monitor command to a domain whose definition shows
+    no virtio-numa device: libvirt would mark it as tainted
+    (custom-monitor).  The domain with the device is followed."""
+    lv = PrivateLibvirt(str(tmp_path / 'libvirt'))
+    lv.start()
+    d = None
+    try:
+        start_guest(lv, tmp_path, 'plain', str(tmp_path / 'plain.serial'),
+                    device=False)
+        start_guest(lv, tmp_path, 'vm1', str(tmp_path / 'vm1.serial'))
+        d = Vnumad(str(tmp_path / 'vnumad'), lv.uri)
+        d.wait_log(r'plain: no virtio-numa device')
+        d.wait_log(r'vm1: virtio-numa device')
+        wait_nodes(d, 'vm1', lambda n: len(n) >= 2)
+        logs = {name: open(os.path.join(lv.dir, 'log', 'qemu', f'{name}.log')).read()
+                for name in ('plain', 'vm1')}
+        assert 'custom-monitor' not in logs['plain'], logs['plain']
+        assert 'plain: no virtio-numa device in its definition' in d.log()
+        # The one with the device is queried through the monitor (stock
+        # libvirt has no other way): the fallback path, tainted.
+        assert 'custom-monitor' in logs['vm1']
+    finally:
+        if d:
+            d.stop()
+        lv.stop()
+
+
 def test_vnumad_bad_input(tmp_path):
     """Garbage on the control socket, bad configuration on SIGHUP,
     nobody else on the socket, and vnumactl without a daemon."""
