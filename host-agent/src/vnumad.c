@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 
 #define VNUMAD_VERSION	"0.1"
 
@@ -100,7 +101,11 @@ int main(int argc, char **argv)
 		vnd_stop(&d);
 		return 1;
 	}
+	/* Ready once the control socket listens (Type=notify). */
+	vn_notify("READY=1\nMAINPID=%ld\nSTATUS=listening on %s",
+		  (long)getpid(), d.cfg.socket);
 	vnd_run(&d);
+	vn_notify("STOPPING=1");
 	vnd_stop(&d);
 	return 0;
 }

@@ -318,6 +318,54 @@ def test_vnumad_leaves_other_domains_alone(tmp_path):
         lv.stop()
 
 
+def test_vnumad_service(tmp_path):
+    """vnumad as a systemd service: it tells the service manager it is
+    ready (NOTIFY_SOCKET, Type=notify) only once its control socket
+    listens, and that it stops; a start-up failure exits with status 1
+    and never says ready; the unit file is valid."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / 'notify'))
+    notify.settimeout(30)
+    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / 'notify'))
+    sock = str(tmp_path / 'run' / 'vnumad.sock')
+    conf = tmp_path / 'vnumad.conf'
+    conf.write_text(f'uri = qemu+unix:///system?socket={tmp_path}/none\n'
+                    f'socket = {sock}\nexport = {tmp_path}/nodes.json\n')
+    p = subprocess.Popen([VNUMAD, '--foreground', '--config', str(conf)],
+                         env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        msg = notify.recv(4096).decode()
+        assert msg.splitlines() == ['READY=1', f'MAINPID={p.pid}',
+                                    f'STATUS=listening on {sock}'], msg
+        assert os.stat(sock).st_mode & 0o777 == 0o600
+        p.send_signal(signal.SIGTERM)
+        assert notify.recv(4096).decode() == 'STOPPING=1'
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+    # A bad configuration: exit status 1, the reason on stderr, no READY.
+    conf.write_text('no-such-key = 1\n')
+    p = subprocess.run([VNUMAD, '--foreground', '--config', str(conf)],
+                       env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and 'no-such-key' in p.stderr, p.stderr
+    notify.settimeout(1)
+    with pytest.raises(socket.timeout):
+        notify.recv(4096)
+
+    # The unit, with the daemon's path here: systemd finds nothing to
+    # say about it.
+    unit = tmp_path / 'vnumad.service'
+    unit.write_text(open(os.path.join(HOST_AGENT, 'vnumad.service')).read()
+                    .replace('/usr/local/sbin/vnumad', VNUMAD))
+    v = subprocess.run(['systemd-analyze', 'verify', '--man=no', str(unit)],
+                       capture_output=True, text=True)
+    assert v.returncode == 0 and not (v.stdout + v.stderr).strip(), v
+
+
 def test_vnumad_bad_input(tmp_path):
     """Garbage on the control socket, bad configuration on SIGHUP,
     nobody else on the socket, and vnumactl without a daemon."""
