@@ -42,3 +42,4 @@ series: sources
 series-check: sources
 	@scripts/series-check
 	@scripts/qemu-series-check
+	@scripts/libvirt-series-check
