@@ -6,6 +6,7 @@ memory), and nothing taints it."""
 
 import os
 import re
+import socket
 import time
 
 import pytest
@@ -228,6 +229,69 @@ def test_node_add_remove_with_virsh(lv, files, tmp_path):
     lv.virsh('destroy', 'vm1')
     problems = log_problems(open(serial, errors='replace').read())
     assert not problems, problems
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_migrate_with_added_cell(tmp_path, files):
+    """virsh migrate --live of a domain with a cell added at run time,
+    between two virtqemuds: the destination creates the cell's memory
+    backend before the migration stream starts (the migration cookie
+    carries the cell), the data the guest keeps on the cell arrives
+    intact, the destination's live XML and domstats have the cell, the
+    cell can be removed there, and nothing is tainted on either side."""
+    src = PrivateLibvirt(str(tmp_path / 'src'), daemon='ours')
+    dst = PrivateLibvirt(str(tmp_path / 'dst'), daemon='ours')
+    try:
+        src.start()
+        dst.start()
+        serial, ctl = start(src, files, tmp_path)
+        src.virsh('numa-node-add', 'vm1', '2', '--size', '256M', '--cpus', '2')
+        new = nodes_with_memory(ctl) - {0, 1}
+        assert len(new) == 1, new
+        g2 = new.pop()
+        start_mem(ctl, 'n2', f'hold -n {g2} -m 128')
+
+        # The destination's own serial log and command channel: both
+        # QEMUs run on this host for a while.
+        xml = src.virsh('dumpxml', '--migratable', 'vm1').stdout
+        dst_serial, dst_ctl = files.path('dst.serial'), files.path('dst.ctl')
+        xml = re.sub(r"<source path='[^']*'", f"<source path='{dst_serial}'", xml)
+        xml = re.sub(r"<source mode='bind' path='[^']*'",
+                     f"<source mode='bind' path='{dst_ctl}'", xml)
+        (tmp_path / 'dst.xml').write_text(xml)
+        src.virsh('migrate', '--live', 'vm1', dst.uri,
+                  '--xml', str(tmp_path / 'dst.xml'),
+                  '--migrateuri', f'tcp://127.0.0.1:{free_port()}', timeout=300)
+        assert 'vm1' not in src.virsh('list', '--name').stdout.split()
+        assert dst.virsh('domstate', 'vm1').stdout.strip() == 'running'
+
+        ctl = Ctl(dst_ctl)
+        assert cell_records(dst, 'vm1') == [
+            "id='2' memory='262144' unit='KiB' memdev='vnuma-cell2' cpus='2'"]
+        cells, _ = vnuma_stats(dst, 'vm1')
+        assert cells[2]['added'] == 'yes', cells[2]
+        assert int(cells[2]['present']) == 256 << 20, cells[2]
+        assert node_mib(ctl, g2) == 256
+        assert stop_mem(ctl, 'n2').endswith(' 0 mismatches')
+
+        dst.virsh('numa-node-remove', 'vm1', '2')
+        assert nodes_with_memory(ctl) == {0, 1}
+        assert cell_records(dst, 'vm1') == []
+        assert taints(dst, 'vm1') == [] and taints(src, 'vm1') == []
+        dst.virsh('destroy', 'vm1')
+        for log in (serial, dst_serial):
+            problems = log_problems(open(log, errors='replace').read())
+            assert not problems, (log, problems)
+    finally:
+        dst.stop()
+        src.stop()
 
 
 @pytest.mark.parametrize('change, error', [
