@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from vnuma.guest import Ctl, log_problems
+from vnuma.guest import Ctl, GuestError, log_problems
 from vnuma.mem import start_mem, stop_mem
 from vnuma.libvirt import (LIBVIRT_BUILD, DomainFiles, LibvirtError,
                            PrivateLibvirt, domain_xml)
@@ -231,6 +231,26 @@ def test_node_add_remove_with_virsh(lv, files, tmp_path):
     assert not problems, problems
 
 
+def ctl_after_migration(path, timeout=180):
+    """The guest's command channel at the destination's end @path.  The
+    guest's init reopens its port when the host side changes; a command
+    sent in that moment can go unanswered, so ask again on a fresh
+    connection (with other command ids) until the guest answers."""
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        ctl = Ctl(path)
+        ctl.seq = 1000 * attempt
+        try:
+            if ctl.run('true', timeout=10)[0] == 0:
+                return ctl
+        except GuestError:
+            pass
+        ctl.close()
+        assert time.monotonic() < deadline, f'no answer on {path}'
+
+
 def free_port():
     s = socket.socket()
     s.bind(('127.0.0.1', 0))
@@ -257,6 +277,10 @@ def test_migrate_with_added_cell(tmp_path, files):
         assert len(new) == 1, new
         g2 = new.pop()
         start_mem(ctl, 'n2', f'hold -n {g2} -m 128')
+        # The guest's end of the channel migrates as connected: let go of
+        # the source's end first, as a client of a migrating VM would
+        # (kept open, the guest's next command could wait for it).
+        ctl.close()
 
         # The destination's own serial log and command channel: both
         # QEMUs run on this host for a while.
@@ -272,7 +296,7 @@ def test_migrate_with_added_cell(tmp_path, files):
         assert 'vm1' not in src.virsh('list', '--name').stdout.split()
         assert dst.virsh('domstate', 'vm1').stdout.strip() == 'running'
 
-        ctl = Ctl(dst_ctl)
+        ctl = ctl_after_migration(dst_ctl)
         assert cell_records(dst, 'vm1') == [
             "id='2' memory='262144' unit='KiB' memdev='vnuma-cell2' cpus='2'"]
         cells, _ = vnuma_stats(dst, 'vm1')
