@@ -6,15 +6,15 @@ memory), and nothing taints it."""
 
 import os
 import re
-import socket
 import time
 
 import pytest
 
 from vnuma.guest import Ctl, GuestError, log_problems
 from vnuma.mem import start_mem, stop_mem
+from vnuma.layout import node_list
 from vnuma.libvirt import (LIBVIRT_BUILD, DomainFiles, LibvirtError,
-                           PrivateLibvirt, domain_xml)
+                           PrivateLibvirt, domain_xml, free_port)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(os.path.join(LIBVIRT_BUILD, 'src', 'virtqemud')),
@@ -115,11 +115,7 @@ def test_domain_from_xml_without_taint(lv, files, tmp_path):
 
 def nodes_with_memory(ctl):
     """The guest's nodes with memory, as a set of ids."""
-    out = set()
-    for part in guest(ctl, 'cat /sys/devices/system/node/has_memory').split(','):
-        lo, _, hi = part.partition('-')
-        out |= set(range(int(lo), int(hi or lo) + 1))
-    return out
+    return set(node_list(guest(ctl, 'cat /sys/devices/system/node/has_memory')))
 
 
 def node_mib(ctl, node):
@@ -249,14 +245,6 @@ def ctl_after_migration(path, timeout=180):
             pass
         ctl.close()
         assert time.monotonic() < deadline, f'no answer on {path}'
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_migrate_with_added_cell(tmp_path, files):

@@ -25,7 +25,7 @@ import time
 import pytest
 
 from vnuma.guest import BUILD, Ctl, log_problems
-from vnuma.libvirt import PrivateLibvirt, domain_xml
+from vnuma.libvirt import PrivateLibvirt, domain_xml, free_port
 from vnuma.mem import start_mem, stop_mem
 
 MiB = 1 << 20
@@ -128,14 +128,6 @@ def wait_nodes(daemon, dom, cond, timeout=120):
         assert time.monotonic() < deadline, \
             f'{dom}: nodes {got} in {daemon.export}\n{daemon.log()}'
         time.sleep(0.3)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def with_numatune(xml, serial, ctl):

@@ -17,6 +17,7 @@ qemu+unix:///system?socket=DIR/sock/libvirt-sock.
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -58,6 +59,15 @@ stdio_handler = "file"
 
 class LibvirtError(Exception):
     pass
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 free now, for a migration's --migrateuri."""
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def ours_env():
