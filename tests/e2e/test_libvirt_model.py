@@ -227,6 +227,88 @@ def test_node_add_remove_with_virsh(lv, files, tmp_path):
     assert not problems, problems
 
 
+def memnodes(lv, name, *flags):
+    """The <memnode>s of @name's XML, as attribute strings."""
+    xml = lv.virsh('dumpxml', name, *flags).stdout
+    return re.findall(r'<memnode (.*?)/>', xml)
+
+
+def test_relayout_and_numatune_with_virsh(lv, files, tmp_path):
+    """virsh numa-relayout gives half of cell 1's memory to cell 0 in the
+    running guest (with its host memory moved first), and numatune
+    --cell moves a cell's host memory: the guest's nodes and domstats
+    follow, data the guest keeps on node 1 stays intact, the live and
+    persistent <memnode> record what was asked, every bad request fails
+    naming its problem, and nothing taints the domain."""
+    serial, ctl = start(lv, files, tmp_path, region_mib=2048, block_mib=128)
+    start_mem(ctl, 'n1', 'stress -n 1 -m 64')
+
+    def present():
+        cells, _ = vnuma_stats(lv, 'vm1')
+        return {cell: int(cells[cell]['present']) for cell in (0, 1)}
+
+    # What the guest's page allocator manages is what it says (while the
+    # layout stands still: pending pages move as they are freed).
+    cells, _ = vnuma_stats(lv, 'vm1')
+    for cell in (0, 1):
+        assert int(cells[cell]['managed']) == \
+            node_meminfo_kib(ctl, cell, 'MemTotal') * 1024, cells[cell]
+    before = present()
+    # Cell 1 is guest-physical [1 GiB, 1.5 GiB): its lower half to cell 0
+    # (the top of RAM is firmware's, not all RAM).  Pages in use stay
+    # managed by node 1 until they are freed (pending).
+    out = lv.virsh('numa-relayout', 'vm1', '0', '--start', '1024M',
+                   '--size', '256M', '--nodeset', '0').stdout
+    assert 'range moved to NUMA cell 0' in out, out
+    assert present() == {0: before[0] + (256 << 20), 1: before[1] - (256 << 20)}
+    # And back, migrating what is in use.
+    lv.virsh('numa-relayout', 'vm1', '1', '--start', str(1 << 30),
+             '--size', str(256 << 10), '--migrate')
+    assert present() == before
+
+    # Cell 1's host memory to host node 0 (this host's only one), live
+    # and for the next boot.
+    assert memnodes(lv, 'vm1') == []
+    lv.virsh('numatune', 'vm1', '--cell', '1', '--nodeset', '0', '--live')
+    assert memnodes(lv, 'vm1') == ["cellid='1' mode='strict' nodeset='0'"]
+    assert memnodes(lv, 'vm1', '--inactive') == []
+    lv.virsh('numatune', 'vm1', '--cell', '1', '--nodeset', '0',
+             '--mode', 'preferred', '--config')
+    assert memnodes(lv, 'vm1', '--inactive') == \
+        ["cellid='1' mode='preferred' nodeset='0'"]
+
+    # Each bad request: exit status 1, a message naming the problem.
+    for cmd, error in [
+            (['numa-relayout', 'vm1', '0', '--start', '1025M', '--size', '128M'],
+             'multiple of the virtio-numa block size (131072KiB)'),
+            (['numa-relayout', 'vm1', '0', '--start', '1024M', '--size', '100M'],
+             'multiple of the virtio-numa block size'),
+            (['numa-relayout', 'vm1', '9', '--start', '1024M', '--size', '128M'],
+             "guest has no NUMA cell '9'"),
+            (['numa-relayout', 'vm1', '0', '--start', '1024M', '--size', '128M',
+              '--nodeset', '5'], 'NUMA node 5 is unavailable'),
+            (['numa-relayout', 'vm1', '0', '--start', '4G', '--size', '128M'],
+             '0x100000000+0x8000000 is not all guest RAM'),
+            (['numatune', 'vm1', '--cell', '1', '--nodeset', '5', '--live'],
+             'NUMA node 5 is unavailable'),
+            (['numatune', 'vm1', '--cell', '1', '--nodeset', '0', '--mode',
+              'interleave', '--live'], "moves with mode 'strict' only"),
+            (['numatune', 'vm1', '--cell', '2', '--nodeset', '0', '--live'],
+             "NUMA cell '2' has no memory to move"),
+            (['numatune', 'vm1', '--cell', '7', '--nodeset', '0', '--live'],
+             "guest has no NUMA cell '7'"),
+            (['numatune', 'vm1', '--cell', '1', '--live'],
+             'Option --nodeset is required by option --cell')]:
+        p = lv.virsh(*cmd, check=False)
+        assert p.returncode == 1 and error in p.stderr, (cmd, p.stderr)
+
+    assert stop_mem(ctl, 'n1').endswith(' 0 mismatches')
+    assert taints(lv, 'vm1') == []
+    lv.virsh('destroy', 'vm1')
+    problems = log_problems(open(serial, errors='replace').read())
+    assert not problems, problems
+
+
 def ctl_after_migration(path, timeout=180):
     """The guest's command channel at the destination's end @path.  The
     guest's init reopens its port when the host side changes; a command
