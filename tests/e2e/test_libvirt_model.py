@@ -6,6 +6,8 @@ memory), and nothing taints it."""
 
 import os
 import re
+import signal
+import subprocess
 import time
 
 import pytest
@@ -254,6 +256,12 @@ def test_relayout_and_numatune_with_virsh(lv, files, tmp_path):
         assert int(cells[cell]['managed']) == \
             node_meminfo_kib(ctl, cell, 'MemTotal') * 1024, cells[cell]
     before = present()
+    # Completions as typed domain events, for virsh event.
+    events = subprocess.Popen(
+        [lv.virsh_path, '-c', lv.uri, 'event', 'vm1', '--event', 'virtio-numa',
+         '--loop', '--timeout', '300'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=lv.env)
+    time.sleep(1)
     # Cell 1 is guest-physical [1 GiB, 1.5 GiB): its lower half to cell 0
     # (the top of RAM is firmware's, not all RAM).  Pages in use stay
     # managed by node 1 until they are freed (pending).
@@ -265,6 +273,13 @@ def test_relayout_and_numatune_with_virsh(lv, files, tmp_path):
     lv.virsh('numa-relayout', 'vm1', '1', '--start', str(1 << 30),
              '--size', str(256 << 10), '--migrate')
     assert present() == before
+    events.send_signal(signal.SIGINT)
+    out = events.communicate(timeout=30)[0]
+    seen = re.findall(r"event 'virtio-numa' for domain 'vm1':\n"
+                      r"\tdevice: (\S+)\n\tcommand: (\S+)\n"
+                      r"\tcommand_id: \d+\n\tstatus: (\S+)\n", out)
+    assert [e for e in seen if e[1] == 'relayout'] == \
+        [('virtionuma0', 'relayout', 'ok')] * 2, out
 
     # Cell 1's host memory to host node 0 (this host's only one), live
     # and for the next boot.
