@@ -150,15 +150,25 @@ def cell_records(lv, name, *flags):
     return re.findall(r"<cell (id='\d+' memory='\d+' unit='KiB' memdev=[^/]*)/>", xml)
 
 
+def dominfo_kib(lv, name):
+    """virsh dominfo's max and used memory of @name, in KiB."""
+    info = dict(line.split(':', 1) for line in
+                lv.virsh('dominfo', name).stdout.splitlines() if ':' in line)
+    return tuple(int(info[k].split()[0]) for k in ('Max memory', 'Used memory'))
+
+
 def test_node_add_remove_with_virsh(lv, files, tmp_path):
     """virsh numa-node-add and numa-node-remove: the guest gets the cell's
     memory and vCPU, data kept on it survives its removal, the live XML
     follows (and survives a daemon restart), every bad request fails
     naming its problem, and nothing taints the domain."""
     serial, ctl = start(lv, files, tmp_path, region_mib=2048, block_mib=128)
+    # The region counts in the total, only the added cells in the used.
+    assert dominfo_kib(lv, 'vm1') == ((1536 + 2048) << 10, 1536 << 10)
 
     out = lv.virsh('numa-node-add', 'vm1', '2', '--size', '256M', '--cpus', '2').stdout
     assert 'NUMA cell 2 added' in out, out
+    assert dominfo_kib(lv, 'vm1') == ((1536 + 2048) << 10, (1536 + 256) << 10)
     # The guest numbers the new node itself (not necessarily 2).
     new = nodes_with_memory(ctl) - {0, 1}
     assert len(new) == 1, new
@@ -213,6 +223,7 @@ def test_node_add_remove_with_virsh(lv, files, tmp_path):
     assert cell_records(lv, 'vm1') == []
     cells, _ = vnuma_stats(lv, 'vm1')
     assert cells[2]['added'] == 'no' and int(cells[2]['present']) == 0, cells[2]
+    assert dominfo_kib(lv, 'vm1') == ((1536 + 2048) << 10, 1536 << 10)
 
     # Its backend was deleted: the same id is free for the next add, here
     # bound to host node 0.
