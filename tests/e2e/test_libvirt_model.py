@@ -385,10 +385,12 @@ def test_migrate_with_added_cell(tmp_path, files):
         xml = re.sub(r"<source path='[^']*'", f"<source path='{dst_serial}'", xml)
         xml = re.sub(r"<source mode='bind' path='[^']*'",
                      f"<source mode='bind' path='{dst_ctl}'", xml)
-        # The destination binds cell 1 where its --xml says.
+        # The destination binds cells 1 and the added 2 where its --xml
+        # says (the source bound neither).
         assert '<numatune>' not in xml
         xml = re.sub(r'(  <vcpu[^>]*>\d+</vcpu>\n)', r"""\1  <numatune>
     <memnode cellid='1' mode='strict' nodeset='0'/>
+    <memnode cellid='2' mode='strict' nodeset='0'/>
   </numatune>
 """, xml)
         (tmp_path / 'dst.xml').write_text(xml)
@@ -399,12 +401,13 @@ def test_migrate_with_added_cell(tmp_path, files):
         assert dst.virsh('domstate', 'vm1').stdout.strip() == 'running'
 
         ctl = ctl_after_migration(dst_ctl)
-        assert memnodes(dst, 'vm1') == ["cellid='1' mode='strict' nodeset='0'"]
+        assert memnodes(dst, 'vm1') == ["cellid='1' mode='strict' nodeset='0'",
+                                        "cellid='2' mode='strict' nodeset='0'"]
         log = open(tmp_path / 'dst' / 'log' / 'qemu' / 'vm1.log').read()
         assert re.search(r'"id":"ram-node1"[^}]*"host-nodes":\[0\],"policy":"bind"', log), \
             re.findall(r'.*ram-node1.*', log)
         assert cell_records(dst, 'vm1') == [
-            "id='2' memory='262144' unit='KiB' memdev='vnuma-cell2' cpus='2'"]
+            "id='2' memory='262144' unit='KiB' memdev='vnuma-cell2' nodeset='0' cpus='2'"]
         cells, _ = vnuma_stats(dst, 'vm1')
         assert cells[2]['added'] == 'yes', cells[2]
         assert int(cells[2]['present']) == 256 << 20, cells[2]
