@@ -28,6 +28,11 @@ void config_defaults(struct vnd_config *cfg)
 	cfg->rebalance = VND_REBALANCE_OFF;
 	cfg->rebalance_interval_s = 60;
 	cfg->monitor_timeout_s = 10;
+	cfg->policy = VND_POLICY_BINDING;
+	cfg->free_low_pct = 10;
+	cfg->free_high_pct = 20;
+	cfg->move_max = 1ull << 30;
+	cfg->move_cooldown_s = 300;
 }
 
 static const char *const rebalance_names[] = {
@@ -39,6 +44,30 @@ static const char *const rebalance_names[] = {
 const char *config_rebalance_name(enum vnd_rebalance r)
 {
 	return rebalance_names[r];
+}
+
+static const char *const policy_names[] = {
+	[VND_POLICY_BINDING] = "binding",
+	[VND_POLICY_FREE_MEMORY] = "free-memory",
+};
+
+const char *config_policy_name(enum vnd_policy p)
+{
+	return policy_names[p];
+}
+
+int config_policy_parse(const char *v, enum vnd_policy *p,
+			struct vn_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++)
+		if (!strcmp(v, policy_names[i])) {
+			*p = i;
+			return 0;
+		}
+	return vn_err_set(err, VN_ERR_USAGE, "'%.40s' is not binding or "
+			  "free-memory", v), -1;
 }
 
 static const struct {
@@ -88,6 +117,16 @@ static int set_seconds(unsigned int *dst, const char *v, unsigned int min,
 	return 0;
 }
 
+static int set_percent(unsigned int *dst, const char *v, struct vn_err *err)
+{
+	uint64_t x;
+
+	if (parse_uint(v, 90, "percent", &x, err))
+		return -1;
+	*dst = x;
+	return 0;
+}
+
 static int set_key(struct vnd_config *cfg, const char *k, const char *v,
 		   struct vn_err *err)
 {
@@ -114,6 +153,22 @@ static int set_key(struct vnd_config *cfg, const char *k, const char *v,
 		return set_seconds(&cfg->rebalance_interval_s, v, 1, err);
 	if (!strcmp(k, "monitor_timeout"))
 		return set_seconds(&cfg->monitor_timeout_s, v, 1, err);
+	if (!strcmp(k, "policy"))
+		return config_policy_parse(v, &cfg->policy, err);
+	if (!strcmp(k, "free_low"))
+		return set_percent(&cfg->free_low_pct, v, err);
+	if (!strcmp(k, "free_high"))
+		return set_percent(&cfg->free_high_pct, v, err);
+	if (!strcmp(k, "move_max")) {
+		if (parse_size(v, &cfg->move_max, err))
+			return -1;
+		if (!cfg->move_max)
+			return vn_err_set(err, VN_ERR_USAGE, "must not be 0"),
+			       -1;
+		return 0;
+	}
+	if (!strcmp(k, "move_cooldown"))
+		return set_seconds(&cfg->move_cooldown_s, v, 0, err);
 	if (!strcmp(k, "log_level")) {
 		for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]);
 		     i++)
@@ -185,6 +240,10 @@ int config_parse(const char *text, const char *name, struct vnd_config *cfg,
 			vn_err_prefix(err, "%s:%u: ", name, lineno + 1);
 	}
 	free(copy);
+	if (!r && next.free_low_pct >= next.free_high_pct)
+		r = vn_err_set(err, VN_ERR_USAGE, "%s: free_low (%u) must be "
+			       "below free_high (%u)", name, next.free_low_pct,
+			       next.free_high_pct);
 	if (r)
 		return -1;
 	*cfg = next;

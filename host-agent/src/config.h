@@ -8,6 +8,7 @@
 #define VN_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "status.h"
 
@@ -17,6 +18,11 @@ enum vnd_rebalance {
 	VND_REBALANCE_OFF,
 	VND_REBALANCE_DRY_RUN,	/* log the plan */
 	VND_REBALANCE_APPLY,
+};
+
+enum vnd_policy {
+	VND_POLICY_BINDING,	/* restore the binding's layout */
+	VND_POLICY_FREE_MEMORY,	/* move memory off short host nodes */
 };
 
 struct vnd_config {
@@ -29,6 +35,11 @@ struct vnd_config {
 	enum vnd_rebalance rebalance;
 	unsigned int rebalance_interval_s;
 	unsigned int monitor_timeout_s;
+	enum vnd_policy policy;
+	unsigned int free_low_pct;	/* policy.h */
+	unsigned int free_high_pct;
+	uint64_t move_max;		/* bytes per pass */
+	unsigned int move_cooldown_s;
 };
 
 void config_defaults(struct vnd_config *cfg);
@@ -37,5 +48,8 @@ int config_parse(const char *text, const char *name, struct vnd_config *cfg,
 int config_load(const char *path, struct vnd_config *cfg, bool must_exist,
 		struct vn_err *err);
 const char *config_rebalance_name(enum vnd_rebalance r);
+const char *config_policy_name(enum vnd_policy p);
+int config_policy_parse(const char *v, enum vnd_policy *p,
+			struct vn_err *err);
 
 #endif /* VN_CONFIG_H */

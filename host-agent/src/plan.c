@@ -135,8 +135,8 @@ static struct vn_plan_node *plan_node(struct vn_plan *p, uint32_t node,
 	return &p->nodes[p->nr_nodes++];
 }
 
-static const struct vn_memdev *find_memdev(const struct vn_memdev *md,
-					   size_t nr, const char *id)
+const struct vn_memdev *vn_find_memdev(const struct vn_memdev *md,
+				       size_t nr, const char *id)
 {
 	size_t i;
 
@@ -166,7 +166,7 @@ static int plan_homes(const struct vn_info *info, const struct vn_memdev *md,
 		if (seen[pn - p->nodes])
 			continue;
 		seen[pn - p->nodes] = true;
-		m = find_memdev(md, nr_md, r->memdev);
+		m = vn_find_memdev(md, nr_md, r->memdev);
 		if (!m)
 			return vn_err_set(err, VN_ERR_IO, "node %" PRIu32 "'s "
 					  "memory backend '%s' is not in "
@@ -224,8 +224,8 @@ static int plan_add(struct vn_plan *p, uint64_t start, uint64_t end,
  * with their node.  The host cannot see the guest's memory map; x86
  * firmware puts its reservations there.
  */
-static void firmware_blocks(const struct vn_info *info, uint64_t *lo,
-			    uint64_t *hi)
+void vn_firmware_blocks(const struct vn_info *info, uint64_t *lo,
+			uint64_t *hi)
 {
 	uint64_t bs = info->block_size, top = 0;
 	size_t i;
@@ -270,7 +270,7 @@ int vn_plan_binding(const struct vn_info *info, const struct vn_memdev *md,
 			return -1;
 		pn->has = vn_pages_bytes(info, n->present_pages);
 	}
-	firmware_blocks(info, &fw_lo, &fw_hi);
+	vn_firmware_blocks(info, &fw_lo, &fw_hi);
 	for (i = 0; i < info->nr_ram; i++) {
 		const struct vn_ram *r = &info->ram[i];
 		uint64_t moved = 0;

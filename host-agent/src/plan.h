@@ -62,6 +62,11 @@ struct vn_plan {
 
 int vn_decode_memdevs(struct json_object *list, struct vn_memdev **out,
 		      size_t *nr, struct vn_err *err);
+const struct vn_memdev *vn_find_memdev(const struct vn_memdev *md,
+				       size_t nr, const char *id);
+/* The two blocks whose memory the firmware reserved: they never move. */
+void vn_firmware_blocks(const struct vn_info *info, uint64_t *lo,
+			uint64_t *hi);
 int vn_plan_binding(const struct vn_info *info, const struct vn_memdev *md,
 		    size_t nr_md, struct vn_plan *plan, struct vn_err *err);
 

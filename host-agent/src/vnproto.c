@@ -79,9 +79,10 @@ struct json_object *vn_args_node_remove(const char *id, uint32_t node)
 	return args;
 }
 
+/* With @host_node, QEMU moves the ranges' host memory there first. */
 struct json_object *vn_args_relayout(const char *id,
 				     const struct vn_range *ranges, size_t nr,
-				     bool migrate)
+				     bool migrate, const uint32_t *host_node)
 {
 	struct json_object *args = vn_args_id(id);
 	struct json_object *a = json_object_new_array_ext(nr);
@@ -93,6 +94,9 @@ struct json_object *vn_args_relayout(const char *id,
 		json_object_object_add(r, "addr", new_u64(ranges[i].addr));
 		json_object_object_add(r, "size", new_u64(ranges[i].size));
 		json_object_object_add(r, "node", new_u64(ranges[i].node));
+		if (host_node)
+			json_object_object_add(r, "host-nodes",
+					       u32_array(host_node, 1));
 		json_object_array_add(a, r);
 	}
 	json_object_object_add(args, "ranges", a);

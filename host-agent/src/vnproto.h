@@ -113,7 +113,7 @@ struct json_object *vn_args_node_add(const char *id, uint32_t node,
 struct json_object *vn_args_node_remove(const char *id, uint32_t node);
 struct json_object *vn_args_relayout(const char *id,
 				     const struct vn_range *ranges, size_t nr,
-				     bool migrate);
+				     bool migrate, const uint32_t *host_node);
 struct json_object *vn_args_backend_add(const char *name, uint64_t size,
 					const uint32_t *host_nodes,
 					size_t nr);

@@ -551,7 +551,8 @@ enum vn_result vn_relayout(struct vn_dev *d, const struct vn_relayout_req *req,
 	    vn_check_ranges(info, req->ranges, req->nr, err) ||
 	    queue_cmd(d, "virtio-numa-relayout",
 		      vn_args_relayout(d->id, req->ranges, req->nr,
-				       req->migrate), cmd_id, err))
+				       req->migrate, req->has_host_node ?
+				       &req->host_node : NULL), cmd_id, err))
 		return finish(d, -1, err->res, info, err);
 	if (!req->wait && !req->settle)
 		return VN_OK;

@@ -38,6 +38,8 @@ struct vn_relayout_req {
 	bool migrate;
 	bool wait;		/* for the guest's completion */
 	bool settle;		/* then until no page is pending */
+	bool has_host_node;	/* move the host memory to @host_node first */
+	uint32_t host_node;
 };
 
 enum vn_result vn_query(struct vn_dev *d, struct vn_info *info,

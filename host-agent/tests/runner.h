@@ -56,5 +56,6 @@ extern const struct test vnuma_tests[];
 extern const struct test libvirt_tests[];
 extern const struct test plan_tests[];
 extern const struct test daemon_tests[];
+extern const struct test policy_tests[];
 
 #endif /* VN_TEST_RUNNER_H */

@@ -35,6 +35,18 @@ static void test_config_parse(void)
 	CHECK_STR(cfg.export_path, "");
 	CHECK(!cfg.migration_relayout);
 	CHECK_STR(config_rebalance_name(cfg.rebalance), "apply");
+	CHECK(cfg.policy == VND_POLICY_BINDING);
+	CHECK_U64(cfg.free_low_pct, 10);
+	CHECK_U64(cfg.free_high_pct, 20);
+	CHECK(!config_parse("policy = free-memory\nfree_low = 5\n"
+			    "free_high = 15\nmove_max = 2G\n"
+			    "move_cooldown = 0\n", "t.conf", &cfg, &err));
+	CHECK(cfg.policy == VND_POLICY_FREE_MEMORY);
+	CHECK_STR(config_policy_name(cfg.policy), "free-memory");
+	CHECK_U64(cfg.free_low_pct, 5);
+	CHECK_U64(cfg.free_high_pct, 15);
+	CHECK_U64(cfg.move_max, 2ull << 30);
+	CHECK_U64(cfg.move_cooldown_s, 0);
 }
 
 static void test_config_errors(void)
@@ -53,6 +65,13 @@ static void test_config_errors(void)
 		{ "just words", "no '='" },
 		{ "uri =", "empty value" },
 		{ "log_level = loud", "not error, warning" },
+		{ "policy = greedy", "'greedy' is not binding or free-memory" },
+		{ "free_low = 95", "t.conf:1:" },
+		{ "free_low = 30\nfree_high = 20", "free_low (30) must be below "
+		  "free_high (20)" },
+		{ "free_high = 10", "free_low (10) must be below" },
+		{ "move_max = 0", "must not be 0" },
+		{ "move_max = lots", "t.conf:1:" },
 	};
 	struct vnd_config cfg, before;
 	struct vn_err err;
@@ -67,6 +86,12 @@ static void test_config_errors(void)
 		/* All or nothing. */
 		CHECK(!memcmp(&cfg, &before, sizeof(cfg)));
 	}
+	/* The example shipped says the defaults (make test runs here). */
+	config_defaults(&cfg);
+	before = cfg;
+	t_check(!config_load("vnumad.conf", &cfg, true, &err), __FILE__,
+		__LINE__, "vnumad.conf: %s", err.msg);
+	CHECK(!memcmp(&cfg, &before, sizeof(cfg)));
 	CHECK(config_load("/nonexistent/vnumad.conf", &cfg, false, &err) == 0);
 	CHECK(config_load("/nonexistent/vnumad.conf", &cfg, true, &err) == -1);
 	CHECK_HAS(err.msg, "cannot read /nonexistent/vnumad.conf");

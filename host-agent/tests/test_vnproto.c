@@ -25,6 +25,7 @@ static void test_args(void)
 {
 	static const uint32_t cpus[] = { 2, 3 };
 	static const uint32_t hn[] = { 0, 1 };
+	static const uint32_t host = 3;
 	static const struct vn_distance dist[] = { { 0, 21 } };
 	static const struct vn_range r[] = {
 		{ 0x40000000, 0x8000000, 1 },
@@ -41,14 +42,18 @@ static void test_args(void)
 		"\"distances\":[{\"node\":0,\"distance\":21}]}", __LINE__);
 	json_is(vn_args_node_remove("vnuma0", 3),
 		"{\"id\":\"vnuma0\",\"node\":3}", __LINE__);
-	json_is(vn_args_relayout("vnuma0", r, 2, false),
+	json_is(vn_args_relayout("vnuma0", r, 2, false, NULL),
 		"{\"id\":\"vnuma0\",\"ranges\":[{\"addr\":1073741824,"
 		"\"size\":134217728,\"node\":1},{\"addr\":"
 		"18446744073708503040,\"size\":1048576,\"node\":0}]}",
 		__LINE__);
-	json_is(vn_args_relayout("vnuma0", r, 1, true),
+	json_is(vn_args_relayout("vnuma0", r, 1, true, NULL),
 		"{\"id\":\"vnuma0\",\"ranges\":[{\"addr\":1073741824,"
 		"\"size\":134217728,\"node\":1}],\"migrate\":true}", __LINE__);
+	json_is(vn_args_relayout("vnuma0", r, 1, false, &host),
+		"{\"id\":\"vnuma0\",\"ranges\":[{\"addr\":1073741824,"
+		"\"size\":134217728,\"node\":1,\"host-nodes\":[3]}]}",
+		__LINE__);
 	json_is(vn_args_backend_add("vnuma-vm1-node2", 1ull << 30, NULL, 0),
 		"{\"qom-type\":\"memory-backend-ram\","
 		"\"id\":\"vnuma-vm1-node2\",\"size\":1073741824}", __LINE__);
