@@ -651,22 +651,35 @@ static const struct cli_cmd cli_cmds[] = {
 	},
 	{
 		.name = "rebalance",
-		.synopsis = "[DOMAIN] [--apply] [--json]",
-		.summary = "ask vnumad for the layouts the host binding gives",
+		.synopsis = "[DOMAIN] [--apply] [--policy NAME] [--homes JSON] "
+			    "[--json]",
+		.summary = "ask vnumad to plan, or apply, a rebalance",
 		.help =
-"Ask vnumad (at --socket) to plan, for every domain it knows or only\n"
-"DOMAIN, the layout that follows where the host keeps the guest's\n"
-"memory: each range of guest RAM goes to the lowest-numbered guest\n"
-"node whose memory backend is bound to the same host nodes as the\n"
-"range's own backend; memory of an unbound backend stays with its\n"
-"node.  Prints the host's free memory per node and, per domain, what\n"
-"each node has and would have, and the relayout ranges.  A dry run\n"
-"unless --apply.  Needs no -c or --qmp.\n"
+"Ask vnumad (at --socket) to rebalance every domain it knows, or only\n"
+"DOMAIN, under a policy (vnumad.conf's policy unless --policy):\n"
 "\n"
-"  --apply      send the relayouts and wait for the guests' answers\n"
-"  --json       print vnumad's answer as JSON\n"
+"  binding      the layout that follows where the host keeps the\n"
+"               guest's memory: each range of guest RAM goes to the\n"
+"               lowest-numbered guest node whose memory backend is bound\n"
+"               to the same host nodes as the range's own backend\n"
+"  free-memory  when a host node runs short of free memory (below\n"
+"               free_low %), move memory of the guest nodes living there\n"
+"               to other guest nodes of the same guest living on host\n"
+"               nodes with room, host memory and guest pages together,\n"
+"               until free_high % are free; within move_max per pass and\n"
+"               move_cooldown per guest (vnumad(8))\n"
 "\n"
-"The exit code is 4 if some domain could not be planned or relaid.\n",
+"Prints the host's free memory per node and the plan, with why.  A dry\n"
+"run unless --apply.  Needs no -c or --qmp.\n"
+"\n"
+"  --apply          carry the plan out and wait for the guests' answers\n"
+"  --policy NAME    binding or free-memory\n"
+"  --homes JSON     what-if: the host node each guest node lives on,\n"
+"                   {\"DOMAIN\": {\"GUEST-NODE\": HOST-NODE, ...}},\n"
+"                   in place of the binding (free-memory only)\n"
+"  --json           print vnumad's answer as JSON\n"
+"\n"
+"The exit code is 4 if some domain could not be planned or moved.\n",
 		.run = run_rebalance,
 	},
 	{

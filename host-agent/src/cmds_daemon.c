@@ -131,7 +131,8 @@ static int rebalance_result(struct json_object *ret)
 	struct json_object *doms = NULL;
 	size_t i, n;
 
-	json_object_object_get_ex(ret, "domains", &doms);
+	if (!json_object_object_get_ex(ret, "domains", &doms))
+		json_object_object_get_ex(ret, "moves", &doms);
 	n = json_object_is_type(doms, json_type_array) ?
 	    json_object_array_length(doms) : 0;
 	for (i = 0; i < n; i++)
@@ -145,17 +146,49 @@ int run_rebalance(struct cli *cli, const struct cli_cmd *cmd, int argc,
 {
 	static const struct option opts[] = {
 		{ "apply", no_argument, NULL, 'a' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "homes", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct json_object *args, *ret;
+	struct json_object *args, *ret, *homes = NULL;
 	bool json = false, apply = false;
-	int rc = parse_opts(cmd, argc, argv, opts, &json, &apply);
+	const char *policy = NULL;
+	int c, rc;
 
-	if (rc)
-		return rc < 0 ? vn_result_exit_code(VN_ERR_USAGE) : 0;
+	while ((c = cli_next_opt(cmd, argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'a':
+			apply = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'p':
+			policy = optarg;
+			break;
+		case 'H':
+			json_object_put(homes);
+			homes = json_tokener_parse(optarg);
+			if (!json_object_is_type(homes, json_type_object)) {
+				vn_log(LOG_ERR, "%s: --homes: '%.80s' is not a "
+				       "JSON object", cmd->name, optarg);
+				json_object_put(homes);
+				return vn_result_exit_code(VN_ERR_USAGE);
+			}
+			break;
+		case 'h':
+			json_object_put(homes);
+			cli_cmd_help(stdout, cmd);
+			return 0;
+		default:
+			json_object_put(homes);
+			return vn_result_exit_code(VN_ERR_USAGE);
+		}
+	}
 	if (optind + 1 < argc) {
+		json_object_put(homes);
 		vn_log(LOG_ERR, "%s: unexpected argument '%s'", cmd->name,
 		       argv[optind + 1]);
 		return vn_result_exit_code(VN_ERR_USAGE);
@@ -165,6 +198,11 @@ int run_rebalance(struct cli *cli, const struct cli_cmd *cmd, int argc,
 		json_object_object_add(args, "domain",
 				       json_object_new_string(argv[optind]));
 	json_object_object_add(args, "apply", json_object_new_boolean(apply));
+	if (policy)
+		json_object_object_add(args, "policy",
+				       json_object_new_string(policy));
+	if (homes)
+		json_object_object_add(args, "homes", homes);
 	rc = daemon_call(cli, "rebalance", args, &ret);
 	if (rc)
 		return rc;

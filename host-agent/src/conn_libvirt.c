@@ -9,6 +9,11 @@
  * runs the loop until one is queued or a timer it set fires.  Events
  * that arrive while a command runs wait in libvirt until then.
  *
+ * A shared connection (vnumad) is used from a job thread while the
+ * daemon's main thread runs the event loop and passes the domain's
+ * events on: there next_event() waits on a condition variable instead,
+ * and @lock protects what both threads touch (the queue, @stopped).
+ *
  * virDomainQemuMonitorCommand() waits for QEMU as long as it takes; to
  * give up after --timeout as the QMP backend does, it runs in a thread
  * of its own that is left behind if QEMU does not answer in time.
@@ -50,6 +55,9 @@ struct lv_conn {
 	int closed;		/* the connection closed: 1 + reason */
 	int stopped;		/* the domain stopped: 1 + detail */
 	struct qmp_queue events;
+	bool shared;		/* events come from conn_shared_event() */
+	pthread_mutex_t lock;	/* @events, @closed, @stopped, @nomem */
+	pthread_cond_t cond;	/* shared: signalled when they change */
 };
 
 /* --- the pure half --- */
@@ -195,12 +203,15 @@ static void lv_on_event(virConnectPtr conn, virDomainPtr dom,
 	(void)conn;
 	(void)dom;
 	ev = lv_event_new(event, seconds, micros, details);
+	if (ev)
+		vn_log(LOG_DEBUG, "<- %s", qmp_json_str(ev));
+	pthread_mutex_lock(&lv->lock);
 	if (!ev || qmp_queue_push(&lv->events, ev)) {
 		json_object_put(ev);
 		lv->nomem = true;
-		return;
 	}
-	vn_log(LOG_DEBUG, "<- %s", qmp_json_str(ev));
+	pthread_cond_signal(&lv->cond);
+	pthread_mutex_unlock(&lv->lock);
 }
 
 static int lv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
@@ -210,8 +221,10 @@ static int lv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 
 	(void)conn;
 	(void)dom;
+	pthread_mutex_lock(&lv->lock);
 	if (event == VIR_DOMAIN_EVENT_STOPPED && !lv->stopped)
 		lv->stopped = 1 + detail;
+	pthread_mutex_unlock(&lv->lock);
 	return 0;
 }
 
@@ -220,8 +233,10 @@ static void lv_on_close(virConnectPtr conn, int reason, void *opaque)
 	struct lv_conn *lv = opaque;
 
 	(void)conn;
+	pthread_mutex_lock(&lv->lock);
 	if (!lv->closed)
 		lv->closed = 1 + reason;
+	pthread_mutex_unlock(&lv->lock);
 }
 
 static void lv_on_timer(int timer, void *opaque)
@@ -268,7 +283,7 @@ const char *conn_libvirt_stop_reason(int detail)
 	}
 }
 
-/* Whatever the callbacks saw go wrong: 0, or -1 and @err. */
+/* Whatever the callbacks saw go wrong: 0, or -1 and @err; @lock held. */
 static int lv_check(struct lv_conn *lv, struct vn_err *err)
 {
 	if (lv->nomem)
@@ -414,10 +429,11 @@ static int lv_execute(struct vn_conn *c, struct json_object *cmd,
 		      struct json_object **reply, struct vn_err *err)
 {
 	struct lv_conn *lv = c->priv;
+	int closed, stopped, r = -1;
 	struct lv_call *call;
 	struct json_object *v;
 	char name[64];
-	int r = -1;
+	bool done;
 
 	*reply = NULL;
 	snprintf(name, sizeof(name), "%s",
@@ -434,21 +450,25 @@ static int lv_execute(struct vn_conn *c, struct json_object *cmd,
 	json_object_put(cmd);
 	if (!call)
 		return vn_err_set(err, VN_ERR_IO, "out of memory"), -1;
-	if (!lv_call_wait(call, lv->timeout_ms)) {
+	done = lv_call_wait(call, lv->timeout_ms);
+	pthread_mutex_lock(&lv->lock);
+	closed = lv->closed;
+	stopped = lv->stopped;
+	pthread_mutex_unlock(&lv->lock);
+	if (!done) {
 		snprintf(lv->stuck, sizeof(lv->stuck), "%s", name);
 		vn_err_set(err, VN_ERR_IO, "no reply to %s within %.1f s "
 			   "(libvirt still waits for QEMU)", name,
 			   lv->timeout_ms / 1000.0);
-	} else if (call->r < 0 && lv->closed) {
+	} else if (call->r < 0 && closed) {
 		/* Say why, if a callback told us. */
 		vn_err_set(err, VN_ERR_IO, "libvirt could not run %s: the "
 			   "connection to %s was lost (%s): %s", name,
-			   lv->uri, lv_close_reason(lv->closed - 1),
-			   call->msg);
-	} else if (call->r < 0 && lv->stopped) {
+			   lv->uri, lv_close_reason(closed - 1), call->msg);
+	} else if (call->r < 0 && stopped) {
 		vn_err_set(err, VN_ERR_IO, "libvirt could not run %s: the "
 			   "domain is not running any more (%s): %s", name,
-			   conn_libvirt_stop_reason(lv->stopped - 1), call->msg);
+			   conn_libvirt_stop_reason(stopped - 1), call->msg);
 	} else if (call->r < 0) {
 		vn_err_set(err, VN_ERR_IO, "libvirt could not run %s: %s",
 			   name, call->msg);
@@ -457,6 +477,44 @@ static int lv_execute(struct vn_conn *c, struct json_object *cmd,
 		r = lv_parse_reply(name, call->result, reply, err);
 	}
 	lv_call_put(call);
+	return r;
+}
+
+/*
+ * A shared connection's next event: the main thread runs the event
+ * loop and queues the domain's events, this (job) thread only waits.
+ */
+static int lv_next_event_shared(struct lv_conn *lv, int timeout_ms,
+				struct json_object **ev, struct vn_err *err)
+{
+	long long deadline = vn_deadline(timeout_ms);
+	struct timespec ts;
+	int left, r = 0;
+
+	pthread_mutex_lock(&lv->lock);
+	for (;;) {
+		if (lv->events.len) {
+			*ev = qmp_queue_take(&lv->events, 0);
+			r = 1;
+			break;
+		}
+		if (lv_check(lv, err)) {
+			r = -1;
+			break;
+		}
+		left = vn_left_ms(deadline);
+		if (!left)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&lv->cond, &lv->lock, &ts);
+	}
+	pthread_mutex_unlock(&lv->lock);
 	return r;
 }
 
@@ -471,13 +529,16 @@ static int lv_next_event(struct vn_conn *c, int timeout_ms,
 	int left, r;
 
 	*ev = NULL;
+	if (lv->shared)
+		return lv_next_event_shared(lv, timeout_ms, ev, err);
 	for (;;) {
-		if (lv->events.len) {
+		pthread_mutex_lock(&lv->lock);
+		if (lv->events.len)
 			*ev = qmp_queue_take(&lv->events, 0);
-			return 1;
-		}
-		if (lv_check(lv, err))
-			return -1;
+		r = *ev ? 1 : lv_check(lv, err);
+		pthread_mutex_unlock(&lv->lock);
+		if (r)
+			return r;
 		left = vn_left_ms(deadline);
 		/* A zero timeout still collects what libvirt has. */
 		if (!first && (!left || lv->timer_fired))
@@ -523,6 +584,8 @@ static void lv_free(struct lv_conn *lv)
 		virConnectClose(lv->conn);
 	pipe_restore(&old);
 	qmp_queue_clear(&lv->events);
+	pthread_cond_destroy(&lv->cond);
+	pthread_mutex_destroy(&lv->lock);
 	free(lv->uri);
 	free(lv->domain);
 	free(lv);
@@ -595,6 +658,8 @@ static int lv_listen(struct lv_conn *lv, bool shared, struct vn_err *err)
 	char msg[512];
 	int r;
 
+	if (shared)
+		goto state;
 	lv->timer = virEventAddTimeout(-1, lv_on_timer, lv, NULL);
 	if (lv->timer < 0)
 		return vn_err_set(err, VN_ERR_IO, "%s: cannot add a libvirt "
@@ -606,8 +671,6 @@ static int lv_listen(struct lv_conn *lv, bool shared, struct vn_err *err)
 	 * the owner's for all of them is never called by libvirt 9.0's
 	 * remote driver.
 	 */
-	if (shared)
-		goto state;
 	lv->life_cb = virConnectDomainEventRegisterAny(lv->conn, lv->dom,
 				VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 				VIR_DOMAIN_EVENT_CALLBACK(lv_on_lifecycle),
@@ -641,9 +704,15 @@ static struct lv_conn *lv_new(const char *uri, const char *domain,
 			      int timeout_ms)
 {
 	struct lv_conn *lv = calloc(1, sizeof(*lv));
+	pthread_condattr_t ca;
 
 	if (!lv)
 		return NULL;
+	pthread_mutex_init(&lv->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&lv->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	lv->mon_cb = lv->life_cb = lv->timer = -1;
 	lv->timeout_ms = timeout_ms;
 	qmp_queue_init(&lv->events);
@@ -717,6 +786,7 @@ int conn_open_shared(struct vn_conn **c, virConnectPtr conn,
 	lv = lv_new(uri, name ? name : "?", timeout_ms);
 	if (!lv)
 		return vn_err_set(err, VN_ERR_IO, "out of memory"), -1;
+	lv->shared = true;
 	virConnectRef(conn);
 	lv->conn = conn;
 	virDomainRef(dom);
@@ -736,8 +806,11 @@ void conn_shared_stopped(struct vn_conn *c, int detail)
 {
 	struct lv_conn *lv = c->priv;
 
+	pthread_mutex_lock(&lv->lock);
 	if (!lv->stopped)
 		lv->stopped = 1 + detail;
+	pthread_cond_signal(&lv->cond);
+	pthread_mutex_unlock(&lv->lock);
 }
 
 int lv_global_init(struct vn_err *err)

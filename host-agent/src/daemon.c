@@ -7,9 +7,11 @@
  * socket is bounded in size and checked member by member, and one VM
  * that does not answer costs at most monitor_timeout per attempt.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "plan.h"
+#include "policy.h"
 #include "qmp.h"
 #include "vnuma.h"
 
@@ -49,6 +52,7 @@ struct vnd_client {
 	size_t len;
 	char buf[VN_CTL_MAX_LINE];
 	struct json_object *req;	/* deferred to vnd_work() */
+	bool started;			/* its rebalance runs */
 };
 
 static long long wall_s(void)
@@ -61,6 +65,22 @@ static const char *lv_err(void)
 	const char *m = virGetLastErrorMessage();
 
 	return m ? m : "unknown libvirt error";
+}
+
+/*
+ * d->lock protects the domain list, every entry's fields and the rest
+ * of struct vnd.  The main thread holds it except while it waits in
+ * libvirt's event loop, so its callbacks take it; a job thread takes
+ * it only to read or change its own domain's entry.
+ */
+static void vnd_lock(struct vnd *d)
+{
+	pthread_mutex_lock(&d->lock);
+}
+
+static void vnd_unlock(struct vnd *d)
+{
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* --- domains --- */
@@ -89,6 +109,7 @@ static void dom_free(struct vnd_domain *dm)
 {
 	if (dm->dom)
 		virDomainFree(dm->dom);
+	free(dm->md);
 	vn_info_free(&dm->info);
 	free(dm);
 }
@@ -113,8 +134,10 @@ static struct vnd_domain *dom_get(struct vnd *d, virDomainPtr dom)
 		dm->next = d->domains;
 		d->domains = dm;
 	}
+	/* Set once: a job reads it without the lock. */
 	name = virDomainGetName(dom);
-	snprintf(dm->name, sizeof(dm->name), "%s", name ? name : uuid);
+	if (!*dm->name)
+		snprintf(dm->name, sizeof(dm->name), "%s", name ? name : uuid);
 	if (!dm->dom) {
 		virDomainRef(dom);
 		dm->dom = dom;
@@ -122,9 +145,15 @@ static struct vnd_domain *dom_get(struct vnd *d, virDomainPtr dom)
 	return dm;
 }
 
+/* Forget @dm; a busy one only once its job is done.  d->lock held. */
 static void dom_remove(struct vnd *d, struct vnd_domain *dm)
 {
 	struct vnd_domain **p;
+
+	if (dm->busy) {
+		dm->gone = true;
+		return;
+	}
 
 	for (p = &d->domains; *p; p = &(*p)->next)
 		if (*p == dm) {
@@ -174,39 +203,45 @@ static int expected_add(struct vnd *d, const char *name)
 	return 0;
 }
 
+/* The free-memory policy's moves of a guest that started anew. */
+static void dom_forget_moves(struct vnd_domain *dm)
+{
+	dm->nr_moved = 0;
+	dm->last_move_s = 0;
+}
+
 /* --- libvirt callbacks: record, never talk to QEMU --- */
 
-static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
-			int detail, void *opaque)
+static void on_lifecycle_locked(struct vnd *d, virDomainPtr dom, int event,
+				int detail)
 {
-	struct vnd *d = opaque;
 	struct vnd_domain *dm;
 	char uuid[VIR_UUID_STRING_BUFLEN];
 
-	(void)conn;
 	if (event == VIR_DOMAIN_EVENT_STOPPED) {
 		if (virDomainGetUUIDString(dom, uuid) < 0)
-			return 0;
+			return;
 		dm = dom_find(d, uuid);
 		if (dm) {
-			/* vnd_work() may be in the middle of it: it frees. */
+			/* A job may be at work on it: vnd_work() frees. */
 			vn_log(LOG_INFO, "%s: stopped: %s", dm->name,
 			       conn_libvirt_stop_reason(detail));
 			dm->gone = true;
 			if (dm->op)
 				conn_shared_stopped(dm->op, detail);
 		}
-		return 0;
+		return;
 	}
 	if (event != VIR_DOMAIN_EVENT_STARTED &&
 	    event != VIR_DOMAIN_EVENT_RESUMED)
-		return 0;
+		return;
 	dm = dom_get(d, dom);
 	if (!dm)
-		return 0;
+		return;
 	if (event == VIR_DOMAIN_EVENT_STARTED) {
+		dom_forget_moves(dm);
 		dm->checked = false;
-		return 0;
+		return;
 	}
 	/*
 	 * Resumed by the migration (detail MIGRATED), or later by hand
@@ -217,7 +252,20 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 		dm->relayout_due = d->cfg.migration_relayout;
 		dm->relayout_tries = 0;
 		dm->checked = false;
+		/* Its memory is where this host's binding puts it. */
+		dom_forget_moves(dm);
 	}
+}
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
+			int detail, void *opaque)
+{
+	struct vnd *d = opaque;
+
+	(void)conn;
+	vnd_lock(d);
+	on_lifecycle_locked(d, dom, event, detail);
+	vnd_unlock(d);
 	return 0;
 }
 
@@ -232,12 +280,16 @@ static void on_monitor_event(virConnectPtr conn, virDomainPtr dom,
 	(void)conn;
 	if (strcmp(event, VN_EV_REPORT) && strcmp(event, VN_EV_COMPLETION))
 		return;
+	vnd_lock(d);
 	dm = dom_get(d, dom);
-	if (!dm)
-		return;
-	dm->refresh = true;
-	if (dm->op)
-		conn_shared_event(dm->op, event, seconds, micros, details);
+	if (dm) {
+		dm->refresh = true;
+		/* A job waits for it, perhaps. */
+		if (dm->op)
+			conn_shared_event(dm->op, event, seconds, micros,
+					  details);
+	}
+	vnd_unlock(d);
 }
 
 static void on_close(virConnectPtr conn, int reason, void *opaque)
@@ -245,10 +297,12 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
 	struct vnd *d = opaque;
 
 	(void)conn;
+	vnd_lock(d);
 	if (!d->lost)
 		vn_log(LOG_WARNING, "lost the connection to %s (reason %d); "
 		       "reconnecting", d->conn_uri, reason);
 	d->lost = true;
+	vnd_unlock(d);
 }
 
 /* --- the libvirt connection --- */
@@ -333,48 +387,133 @@ static int vnd_connect(struct vnd *d)
 	return 0;
 }
 
-/* --- work on one VM (vnd_work() only) --- */
+/* --- work on one VM, in a job thread of its own --- */
 
-static int dev_open(struct vnd *d, struct vnd_domain *dm, struct vn_dev *dev,
-		    int wait_ms, struct vn_err *err)
+/*
+ * One VM's work runs in a thread of its own (struct vnd_job), so that
+ * a QEMU that does not answer holds up only its own VM: the main
+ * thread goes on running the event loop, answering the control socket
+ * and working on the other VMs.  A domain has at most one job at a
+ * time (vnd_domain.busy); the job holds its own references to the
+ * connection and the domain, and the main thread frees a domain only
+ * once its job is done.  A job takes d->lock only to read or change
+ * its domain's entry, never while it waits for QEMU or libvirt.
+ */
+struct vnd_run;
+static void client_done(struct vnd_client *c, char *reply);
+
+enum vnd_job_kind {
+	JOB_WORK,	/* what vnd_work() found due */
+	JOB_PLAN,	/* binding policy: plan, and apply if asked */
+	JOB_GATHER,	/* free-memory policy: the figures of one VM */
+	JOB_MOVE,	/* free-memory policy: one move */
+};
+
+struct vnd_job {
+	struct vnd_job *next;		/* on d->done, once done */
+	struct vnd *d;
+	struct vnd_domain *dm;
+	enum vnd_job_kind kind;
+	virConnectPtr conn;		/* the job's own references */
+	virDomainPtr dom;
+	char uri[256];
+	int timeout_ms;			/* per reply of QEMU */
+	bool migration_relayout;
+	/* JOB_WORK: what is due */
+	bool check, refresh, migrated;
+	/* the rebalance it is part of, and what it found */
+	struct vnd_run *run;
+	const struct vn_pol_move *move;		/* JOB_MOVE */
+	bool ok;
+	enum vn_result res;
+	struct vn_err err;
+	struct vn_memdev *md;			/* JOB_GATHER */
+	size_t nr_md;
+	struct json_object *result;
+	char *text;
+};
+
+/*
+ * A rebalance over one or all VMs, answered when its last job is done.
+ * The binding policy plans each VM on its own.  The free-memory policy
+ * decides over all of them: it gathers every VM's figures, decides,
+ * then moves; the VMs it gathered stay held (busy) until it is done,
+ * so that no other job changes them in between.
+ */
+struct vnd_run {
+	struct vnd_client *client;	/* who asked; NULL when timed */
+	bool apply;
+	enum vnd_policy policy;
+	struct json_object *homes;	/* what-if homes, or NULL */
+	bool decided;
+	unsigned int pending;		/* jobs not done yet */
+	struct json_object *out;
+	struct json_object *plans;	/* per VM (binding) or per move */
+	struct vn_pol_result *res;
+	char *text;
+	size_t len;
+	FILE *f;
+};
+
+static int dev_open(struct vnd_job *job, struct vn_dev *dev, int wait_ms,
+		    struct vn_err *err)
 {
+	struct vnd_domain *dm = job->dm;
+
 	memset(dev, 0, sizeof(*dev));
 	dev->domain = dm->name;
 	dev->id = dm->device;
 	dev->timeout_ms = wait_ms;
-	if (conn_open_shared(&dev->conn, d->conn, dm->dom, d->conn_uri,
-			     d->cfg.monitor_timeout_s * 1000, err))
+	if (conn_open_shared(&dev->conn, job->conn, job->dom, job->uri,
+			     job->timeout_ms, err))
 		return -1;
+	/* From now on the main thread passes the domain's events on. */
+	vnd_lock(job->d);
 	dm->op = dev->conn;
+	vnd_unlock(job->d);
 	return 0;
 }
 
-static void dev_close(struct vnd_domain *dm, struct vn_dev *dev)
+static void dev_close(struct vnd_job *job, struct vn_dev *dev)
 {
 	if (!dev->conn)
 		return;
-	dm->op = NULL;
+	vnd_lock(job->d);
+	job->dm->op = NULL;
+	vnd_unlock(job->d);
 	conn_close(dev->conn);
 	dev->conn = NULL;
 }
 
-static void dom_error(struct vnd_domain *dm, int level, struct vn_err *err)
+/* d->lock held. */
+static void dom_error_locked(struct vnd_domain *dm, int level,
+			     struct vn_err *err)
 {
 	if (strcmp(dm->last_error, err->msg))
 		vn_log(level, "%s", err->msg);
 	snprintf(dm->last_error, sizeof(dm->last_error), "%s", err->msg);
 }
 
-/* Keep @info (taken) as the VM's latest accounting. */
-static void dom_keep_info(struct vnd *d, struct vnd_domain *dm,
-			  struct vn_info *info)
+static void dom_error(struct vnd_job *job, int level, struct vn_err *err)
 {
+	vnd_lock(job->d);
+	dom_error_locked(job->dm, level, err);
+	vnd_unlock(job->d);
+}
+
+/* Keep @info (taken) as the VM's latest accounting. */
+static void dom_keep_info(struct vnd_job *job, struct vn_info *info)
+{
+	struct vnd_domain *dm = job->dm;
+
+	vnd_lock(job->d);
 	vn_info_free(&dm->info);
 	dm->info = *info;
 	memset(info, 0, sizeof(*info));
 	dm->has_info = true;
 	dm->updated = wall_s();
-	d->export_due = true;
+	job->d->export_due = true;
+	vnd_unlock(job->d);
 }
 
 /*
@@ -384,14 +523,14 @@ static void dom_keep_info(struct vnd *d, struct vnd_domain *dm,
  * command behind its back as tainted (custom-monitor), so a domain
  * without the device must never get one.
  */
-static bool dom_shows_device(struct vnd_domain *dm)
+static bool dom_shows_device(struct vnd_job *job)
 {
-	char *xml = virDomainGetXMLDesc(dm->dom, 0);
+	char *xml = virDomainGetXMLDesc(job->dom, 0);
 	bool shows;
 
 	if (!xml) {
 		vn_log(LOG_WARNING, "%s: cannot read its definition: %s",
-		       dm->name, lv_err());
+		       job->dm->name, lv_err());
 		return false;
 	}
 	shows = strstr(xml, "<memory model='virtio-numa'") ||
@@ -400,35 +539,42 @@ static bool dom_shows_device(struct vnd_domain *dm)
 	return shows;
 }
 
+static void dom_set_device(struct vnd_job *job, const char *id)
+{
+	vnd_lock(job->d);
+	job->dm->checked = true;
+	snprintf(job->dm->device, sizeof(job->dm->device), "%s", id);
+	vnd_unlock(job->d);
+}
+
 /*
  * Does the VM have a virtio-numa device?  The first one is used, and
  * the same answer is its first accounting.
  */
-static void dom_check(struct vnd *d, struct vnd_domain *dm)
+static void dom_check(struct vnd_job *job)
 {
 	struct json_object *ret, *first, *id;
+	struct vnd_domain *dm = job->dm;
 	struct vn_info info;
 	struct vn_err err;
 	struct vn_dev dev;
 
-	if (!dom_shows_device(dm)) {
-		dm->checked = true;
-		dm->device[0] = '\0';
+	if (!dom_shows_device(job)) {
+		dom_set_device(job, "");
 		vn_log(LOG_INFO, "%s: no virtio-numa device in its definition",
 		       dm->name);
 		return;
 	}
-	if (dev_open(d, dm, &dev, 0, &err)) {
-		dom_error(dm, LOG_WARNING, &err);
+	if (dev_open(job, &dev, 0, &err)) {
+		dom_error(job, LOG_WARNING, &err);
 		return;
 	}
-	dm->checked = true;
-	dm->device[0] = '\0';
 	if (conn_execute(dev.conn, "query-virtio-numa", NULL, &ret, &err)) {
 		/* A QEMU without our device does not know the command. */
+		dom_set_device(job, "");
 		vn_log(LOG_INFO, "%s: no virtio-numa device: %s", dm->name,
 		       err.msg);
-		dev_close(dm, &dev);
+		dev_close(job, &dev);
 		return;
 	}
 	first = json_object_is_type(ret, json_type_array) &&
@@ -437,48 +583,55 @@ static void dom_check(struct vnd *d, struct vnd_domain *dm)
 	if (first && json_object_object_get_ex(first, "id", &id) &&
 	    json_object_is_type(id, json_type_string) &&
 	    json_object_get_string_len(id) < (int)sizeof(dm->device))
-		snprintf(dm->device, sizeof(dm->device), "%s",
-			 json_object_get_string(id));
+		dom_set_device(job, json_object_get_string(id));
+	else
+		dom_set_device(job, "");
+	/* Only this job writes dm->device while the domain is busy. */
 	vn_log(LOG_INFO, "%s: %s%s", dm->name, *dm->device ?
 	       "virtio-numa device " : "no virtio-numa device", dm->device);
 	if (*dm->device) {
 		if (!vn_decode_info(first, &info, &err)) {
-			dom_keep_info(d, dm, &info);
+			dom_keep_info(job, &info);
 		} else {
 			vn_err_prefix(&err, "%s/%s: query-virtio-numa: ",
 				      dm->name, dm->device);
-			dom_error(dm, LOG_WARNING, &err);
+			dom_error(job, LOG_WARNING, &err);
 		}
 		vn_info_free(&info);
 	}
 	json_object_put(ret);
-	dev_close(dm, &dev);
+	dev_close(job, &dev);
 }
 
-static void dom_refresh(struct vnd *d, struct vnd_domain *dm)
+static void dom_refresh(struct vnd_job *job)
 {
 	struct vn_info info;
 	struct vn_err err;
 	struct vn_dev dev;
 
-	dm->refresh = false;
-	if (dev_open(d, dm, &dev, 0, &err)) {
-		dom_error(dm, LOG_WARNING, &err);
+	if (dev_open(job, &dev, 0, &err)) {
+		dom_error(job, LOG_WARNING, &err);
 		return;
 	}
 	if (vn_query(&dev, &info, &err) == VN_OK) {
-		dom_keep_info(d, dm, &info);
-		dm->last_error[0] = '\0';
+		dom_keep_info(job, &info);
+		vnd_lock(job->d);
+		job->dm->last_error[0] = '\0';
+		vnd_unlock(job->d);
 	} else {
-		dom_error(dm, LOG_WARNING, &err);
+		dom_error(job, LOG_WARNING, &err);
 	}
-	dev_close(dm, &dev);
+	dev_close(job, &dev);
 }
 
-/* The binding plan of one VM, with a fresh query of it. */
-static int dom_plan(struct vnd *d, struct vnd_domain *dm, struct vn_dev *dev,
+/*
+ * The binding plan of one VM, with a fresh query of it; the info
+ * queried is kept as the domain's and left in @info for the caller.
+ */
+static int dom_plan(struct vnd_job *job, struct vn_dev *dev,
 		    struct vn_plan *plan, struct vn_err *err)
 {
+	struct vnd_domain *dm = job->dm;
 	struct vn_memdev *md = NULL;
 	struct json_object *ret;
 	struct vn_info info;
@@ -498,26 +651,28 @@ static int dom_plan(struct vnd *d, struct vnd_domain *dm, struct vn_dev *dev,
 		vn_info_free(&info);
 		return vn_err_prefix(err, "%s/%s: ", dm->name, dm->device), -1;
 	}
-	dom_keep_info(d, dm, &info);
-	if (conn_execute(dev->conn, "query-memdev", NULL, &ret, err))
+	if (conn_execute(dev->conn, "query-memdev", NULL, &ret, err)) {
+		vn_info_free(&info);
 		return vn_err_prefix(err, "%s: ", dm->name), -1;
+	}
 	r = vn_decode_memdevs(ret, &md, &nr_md, err);
 	json_object_put(ret);
 	if (!r)
-		r = vn_plan_binding(&dm->info, md, nr_md, plan, err);
+		r = vn_plan_binding(&info, md, nr_md, plan, err);
 	free(md);
+	dom_keep_info(job, &info);
 	if (r)
 		return vn_err_prefix(err, "%s/%s: ", dm->name, dm->device), -1;
 	return 0;
 }
 
-static enum vn_result dom_apply(struct vnd *d, struct vnd_domain *dm,
-				struct vn_dev *dev,
+static enum vn_result dom_apply(struct vnd_job *job, struct vn_dev *dev,
 				const struct vn_plan *plan, struct vn_err *err)
 {
 	struct vn_relayout_req req = {
 		.ranges = plan->ranges, .nr = plan->nr, .wait = true,
 	};
+	struct vnd_domain *dm = job->dm;
 	struct vn_info info = { 0 };
 	enum vn_result res;
 	uint64_t cid;
@@ -528,9 +683,11 @@ static enum vn_result dom_apply(struct vnd *d, struct vnd_domain *dm,
 	}
 	res = vn_relayout(dev, &req, &cid, &info, err);
 	if (info.nr_nodes)
-		dom_keep_info(d, dm, &info);
+		dom_keep_info(job, &info);
 	vn_info_free(&info);
+	vnd_lock(job->d);
 	dm->relayouts++;
+	vnd_unlock(job->d);
 	if (res == VN_OK)
 		vn_log(LOG_NOTICE, "%s/%s: relayout %" PRIu64 " done: %zu "
 		       "ranges", dm->name, dm->device, cid, plan->nr);
@@ -562,13 +719,17 @@ static void log_plan(int level, const char *domain, const struct vn_plan *p)
 }
 
 /* After a migration in: make the layout the destination's binding. */
-static void dom_migrated(struct vnd *d, struct vnd_domain *dm)
+static void dom_migrated(struct vnd_job *job)
 {
-	struct vn_plan plan;
+	struct vnd_domain *dm = job->dm;
+	struct vn_plan *plan;
 	struct vn_err err;
 	struct vn_dev dev;
+	bool ready;
 
-	if (!dm->has_info || !dm->info.driver_ready) {
+	vnd_lock(job->d);
+	ready = dm->has_info && dm->info.driver_ready;
+	if (!ready) {
 		/* The guest's driver answers once it runs; try again. */
 		if (++dm->relayout_tries > RELAYOUT_TRIES) {
 			vn_log(LOG_WARNING, "%s: no guest driver to relay out "
@@ -576,43 +737,326 @@ static void dom_migrated(struct vnd *d, struct vnd_domain *dm)
 			dm->relayout_due = false;
 		}
 		dm->refresh = true;
+	} else {
+		dm->relayout_due = false;
+	}
+	vnd_unlock(job->d);
+	if (!ready)
+		return;
+	plan = malloc(sizeof(*plan));
+	if (!plan) {
+		vn_log(LOG_ERR, "%s: out of memory", dm->name);
 		return;
 	}
-	dm->relayout_due = false;
-	if (dev_open(d, dm, &dev, RELAYOUT_WAIT_MS, &err)) {
-		dom_error(dm, LOG_ERR, &err);
+	if (dev_open(job, &dev, RELAYOUT_WAIT_MS, &err)) {
+		dom_error(job, LOG_ERR, &err);
+		free(plan);
 		return;
 	}
-	if (dom_plan(d, dm, &dev, &plan, &err)) {
-		dom_error(dm, LOG_ERR, &err);
-	} else if (plan.in_place) {
+	if (dom_plan(job, &dev, plan, &err)) {
+		dom_error(job, LOG_ERR, &err);
+	} else if (plan->in_place) {
 		vn_log(LOG_NOTICE, "%s: the layout already matches this "
 		       "host's binding", dm->name);
 	} else {
-		log_plan(LOG_NOTICE, dm->name, &plan);
-		if (dom_apply(d, dm, &dev, &plan, &err) != VN_OK)
-			dom_error(dm, LOG_ERR, &err);
+		log_plan(LOG_NOTICE, dm->name, plan);
+		if (dom_apply(job, &dev, plan, &err) != VN_OK)
+			dom_error(job, LOG_ERR, &err);
 	}
-	dev_close(dm, &dev);
-	d->export_due = true;
+	dev_close(job, &dev);
+	free(plan);
 }
 
-/* --- the rebalance policy --- */
+/* The periodic work on one VM that vnd_work() found due. */
+static void job_work(struct vnd_job *job)
+{
+	if (job->check)
+		dom_check(job);
+	/* Only this job changes dm->device while the domain is busy. */
+	if (!*job->dm->device)
+		return;
+	if (job->refresh)
+		dom_refresh(job);
+	if (job->migrated && job->migration_relayout)
+		dom_migrated(job);
+}
+
+/* Where a job's plan, move or error goes: the run's JSON and text. */
+static void job_fail(struct vnd_job *job, struct vn_err *err)
+{
+	struct json_object *pj = json_object_new_object();
+
+	json_object_object_add(pj, "domain",
+			       json_object_new_string(job->dm->name));
+	json_object_object_add(pj, "error", json_object_new_string(err->msg));
+	job->result = pj;
+	if (asprintf(&job->text, "%s: %s\n", job->dm->name, err->msg) < 0)
+		job->text = NULL;
+}
+
+/* Binding policy, one VM: its plan, applied if asked. */
+static void job_plan(struct vnd_job *job)
+{
+	struct vnd_domain *dm = job->dm;
+	struct vn_plan *plan = malloc(sizeof(*plan));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct json_object *pj;
+	struct vn_err err;
+	struct vn_dev dev;
+
+	if (!plan || !f) {
+		vn_err_set(&err, VN_ERR_IO, "%s: out of memory", dm->name);
+		goto fail;
+	}
+	if (dev_open(job, &dev, RELAYOUT_WAIT_MS, &err))
+		goto fail;
+	if (dom_plan(job, &dev, plan, &err)) {
+		dev_close(job, &dev);
+		goto fail;
+	}
+	vn_plan_print(f, dm->name, plan);
+	pj = vn_plan_to_json(dm->name, plan);
+	if (job->run->apply && !plan->in_place) {
+		enum vn_result res = dom_apply(job, &dev, plan, &err);
+
+		fprintf(f, "  applied: %s%s%s\n", vn_result_name(res),
+			res == VN_OK ? "" : ": ", res == VN_OK ? "" : err.msg);
+		json_object_object_add(pj, "applied",
+				json_object_new_string(vn_result_name(res)));
+		if (res != VN_OK)
+			json_object_object_add(pj, "error",
+					json_object_new_string(err.msg));
+	}
+	dev_close(job, &dev);
+	fclose(f);
+	job->result = pj;
+	job->text = text;
+	free(plan);
+	return;
+fail:
+	if (f)
+		fclose(f);
+	free(text);
+	free(plan);
+	job_fail(job, &err);
+}
+
+/* Free-memory policy, one VM: its accounting, RAM map and backends. */
+static void job_gather(struct vnd_job *job)
+{
+	struct vnd_domain *dm = job->dm;
+	struct json_object *ret;
+	struct vn_info info;
+	struct vn_err err;
+	struct vn_dev dev;
+	int r;
+
+	if (dev_open(job, &dev, 0, &err))
+		goto fail;
+	if (vn_query(&dev, &info, &err) != VN_OK)
+		goto close;
+	r = conn_execute(dev.conn, "query-virtio-numa-ram", NULL, &ret, &err);
+	if (!r) {
+		r = vn_decode_ram(ret, &info, &err);
+		json_object_put(ret);
+	}
+	if (!r)
+		r = conn_execute(dev.conn, "query-memdev", NULL, &ret, &err);
+	if (!r) {
+		r = vn_decode_memdevs(ret, &job->md, &job->nr_md, &err);
+		json_object_put(ret);
+	}
+	if (!r)
+		dom_keep_info(job, &info);
+	vn_info_free(&info);
+	if (r) {
+		vn_err_prefix(&err, "%s/%s: ", dm->name, dm->device);
+		goto close;
+	}
+	dev_close(job, &dev);
+	job->ok = true;
+	return;
+close:
+	dev_close(job, &dev);
+fail:
+	job_fail(job, &err);
+}
+
+/* Free-memory policy: carry out one move, a relayout with host-nodes. */
+static void job_move(struct vnd_job *job)
+{
+	const struct vn_pol_move *m = job->move;
+	struct vn_relayout_req req = {
+		.ranges = m->ranges, .nr = m->nr, .wait = true,
+		.has_host_node = true, .host_node = m->to_host,
+	};
+	struct vnd_domain *dm = job->dm;
+	struct vn_info info = { 0 };
+	enum vn_result res;
+	struct vn_err err;
+	struct vn_dev dev;
+	uint64_t cid = 0;
+
+	if (dev_open(job, &dev, RELAYOUT_WAIT_MS, &err)) {
+		res = err.res;
+	} else {
+		res = vn_relayout(&dev, &req, &cid, &info, &err);
+		if (info.nr_nodes)
+			dom_keep_info(job, &info);
+		vn_info_free(&info);
+		dev_close(job, &dev);
+	}
+	job->res = res;
+	job->ok = res == VN_OK;
+	if (job->ok) {
+		vn_log(LOG_NOTICE, "%s/%s: relayout %" PRIu64 " done: guest "
+		       "node %" PRIu32 " -> %" PRIu32 ", host node %" PRIu32
+		       " -> %" PRIu32, dm->name, dm->device, cid,
+		       m->from_node, m->to_node, m->from_host, m->to_host);
+		if (asprintf(&job->text, "  %s: moved\n", dm->name) < 0)
+			job->text = NULL;
+	} else {
+		job->err = err;
+		vn_log(LOG_ERR, "%s", err.msg);
+		if (asprintf(&job->text, "  %s: the move failed: %s\n",
+			     dm->name, err.msg) < 0)
+			job->text = NULL;
+	}
+	vnd_lock(job->d);
+	dm->relayouts++;
+	vnd_unlock(job->d);
+}
+
+static void *job_thread(void *arg)
+{
+	struct vnd_job *job = arg;
+	struct vnd *d = job->d;
+	sigset_t all;
+	char one = 1;
+
+	/* Signals are the main thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	switch (job->kind) {
+	case JOB_WORK:
+		job_work(job);
+		break;
+	case JOB_PLAN:
+		job_plan(job);
+		break;
+	case JOB_GATHER:
+		job_gather(job);
+		break;
+	case JOB_MOVE:
+		job_move(job);
+		break;
+	}
+	vnd_lock(d);
+	job->next = d->done;
+	d->done = job;
+	vnd_unlock(d);
+	/* Wake the main thread: on_job_done() takes it from there. */
+	if (write(d->done_fd[1], &one, 1) < 0 && errno != EAGAIN)
+		vn_log(LOG_ERR, "cannot wake the main thread: %s",
+		       strerror(errno));
+	return NULL;
+}
+
+/*
+ * A job of @kind on @dm, to be filled in and started with job_run();
+ * NULL if @dm is busy, unless @run holds it.  d->lock held.
+ */
+static struct vnd_job *job_new(struct vnd *d, struct vnd_domain *dm,
+			       enum vnd_job_kind kind, struct vnd_run *run)
+{
+	struct vnd_job *job;
+
+	if (!dm->dom || (dm->busy && !(run && dm->held == run)))
+		return NULL;
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		vn_log(LOG_ERR, "%s: out of memory", dm->name);
+		return NULL;
+	}
+	job->d = d;
+	job->dm = dm;
+	job->kind = kind;
+	job->run = run;
+	job->migration_relayout = d->cfg.migration_relayout;
+	job->timeout_ms = d->cfg.monitor_timeout_s * 1000;
+	snprintf(job->uri, sizeof(job->uri), "%s", d->conn_uri);
+	return job;
+}
+
+static void job_free(struct vnd_job *job)
+{
+	json_object_put(job->result);
+	free(job->md);
+	free(job->text);
+	if (job->dom)
+		virDomainFree(job->dom);
+	if (job->conn)
+		virConnectClose(job->conn);
+	free(job);
+}
+
+/*
+ * Start @job in a thread of its own: 0, or -1 and @job freed.  From
+ * here on the job thread owns it until it is on d->done.  d->lock held.
+ */
+static int job_run(struct vnd *d, struct vnd_job *job)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	int r;
+
+	virConnectRef(d->conn);
+	job->conn = d->conn;
+	virDomainRef(job->dm->dom);
+	job->dom = job->dm->dom;
+	job->dm->busy = true;
+	d->nr_jobs++;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&thread, &attr, job_thread, job);
+	pthread_attr_destroy(&attr);
+	if (!r)
+		return 0;
+	vn_log(LOG_ERR, "%s: cannot start a thread: %s", job->dm->name,
+	       strerror(r));
+	if (!job->dm->held)
+		job->dm->busy = false;
+	d->nr_jobs--;
+	job_free(job);
+	return -1;
+}
+
+/* --- the rebalance policies --- */
+
+static int read_host_nodes(struct vnd *d, struct vn_host_node *hn,
+			   size_t *nr, FILE *text)
+{
+	struct vn_err err;
+
+	if (!vn_read_host_nodes(d->cfg.host_nodes_dir, hn, MAX_HOST_NODES, nr,
+				&err))
+		return 0;
+	vn_log(LOG_WARNING, "host nodes: %s", err.msg);
+	fprintf(text, "host nodes: %s\n", err.msg);
+	return -1;
+}
 
 static struct json_object *host_nodes_json(struct vnd *d, FILE *text)
 {
 	struct vn_host_node hn[MAX_HOST_NODES];
 	struct json_object *a = json_object_new_array(), *o;
 	char fr[VN_SIZE_BUF], tot[VN_SIZE_BUF];
-	struct vn_err err;
 	size_t i, nr;
 
-	if (vn_read_host_nodes(d->cfg.host_nodes_dir, hn, MAX_HOST_NODES, &nr,
-			       &err)) {
-		vn_log(LOG_WARNING, "host nodes: %s", err.msg);
-		fprintf(text, "host nodes: %s\n", err.msg);
+	if (read_host_nodes(d, hn, &nr, text))
 		return a;
-	}
 	for (i = 0; i < nr; i++) {
 		o = json_object_new_object();
 		json_object_object_add(o, "node",
@@ -629,98 +1073,316 @@ static struct json_object *host_nodes_json(struct vnd *d, FILE *text)
 	return a;
 }
 
-/*
- * Plan (and with @apply, carry out) the binding layout of every VM
- * with a device, or only of @only.  Returns what was planned and done
- * as JSON, with the human text in "text".
- */
-static struct json_object *vnd_rebalance(struct vnd *d, const char *only,
-					 bool apply)
+static void run_free(struct vnd_run *run)
 {
-	struct json_object *out = json_object_new_object();
-	struct json_object *plans = json_object_new_array(), *pj;
-	struct vnd_domain *dm;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	struct vn_plan *plan = malloc(sizeof(*plan));
-	struct vn_err err;
-	struct vn_dev dev;
+	if (run->f)
+		fclose(run->f);
+	free(run->text);
+	free(run->res);
+	json_object_put(run->homes);
+	json_object_put(run->plans);
+	json_object_put(run->out);
+	free(run);
+}
 
-	if (!f || !plan) {
-		if (f)
-			fclose(f);
-		free(text);
-		free(plan);
-		json_object_put(plans);
-		json_object_object_add(out, "error",
-				       json_object_new_string("out of memory"));
-		return out;
+/* All jobs of @run are done: answer whoever asked, or log it. */
+static void run_finish(struct vnd *d, struct vnd_run *run)
+{
+	struct vnd_domain *dm;
+
+	for (dm = d->domains; dm; dm = dm->next)
+		if (dm->held == run) {
+			dm->held = NULL;
+			dm->busy = false;
+		}
+	fclose(run->f);
+	run->f = NULL;
+	json_object_object_add(run->out, run->policy == VND_POLICY_BINDING ?
+			       "domains" : "moves", run->plans);
+	run->plans = NULL;
+	json_object_object_add(run->out, "text",
+			       json_object_new_string(run->text));
+	if (run->client) {
+		client_done(run->client, ctl_reply_ok(run->out));
+		run->out = NULL;
+	} else {
+		log_lines(LOG_INFO, "rebalance: ", run->text);
 	}
-	json_object_object_add(out, "host-nodes", host_nodes_json(d, f));
+	d->export_due = true;
+	run_free(run);
+}
+
+/* The what-if home of each guest node of @name; false if none given. */
+static bool run_homes(struct vnd_run *run, const char *name, int *homes,
+		      size_t *nr)
+{
+	struct json_object *g;
+
+	*nr = 0;
+	if (!run->homes || !json_object_object_get_ex(run->homes, name, &g))
+		return false;
+	/* Checked by homes_check() when the request came. */
+	json_object_object_foreach(g, key, val) {
+		size_t node = strtoul(key, NULL, 10);
+
+		while (*nr <= node)
+			homes[(*nr)++] = -1;
+		homes[node] = json_object_get_int(val);
+	}
+	return true;
+}
+
+/*
+ * The free-memory policy, once every VM's figures are in: decide, and
+ * if asked start the moves.  d->lock held.
+ */
+static void run_decide(struct vnd *d, struct vnd_run *run)
+{
+	struct vn_host_node hn[MAX_HOST_NODES];
+	struct vn_pol_params p = {
+		.low_pct = d->cfg.free_low_pct,
+		.high_pct = d->cfg.free_high_pct,
+		.max_bytes = d->cfg.move_max,
+		.cooldown_s = d->cfg.move_cooldown_s,
+	};
+	struct vn_pol_guest *g = calloc(VN_POL_MAX_GUESTS, sizeof(*g));
+	struct vnd_domain *dms[VN_POL_MAX_GUESTS], *dm;
+	int (*homes)[VN_PLAN_NODES] = calloc(VN_POL_MAX_GUESTS,
+					     sizeof(*homes));
+	struct json_object *mj;
+	struct vn_err err;
+	size_t i, nr_g = 0, nr_hn = 0;
+
+	run->decided = true;
+	run->res = malloc(sizeof(*run->res));
+	if (!g || !homes || !run->res) {
+		fprintf(run->f, "out of memory\n");
+		goto out;
+	}
+	if (read_host_nodes(d, hn, &nr_hn, run->f))
+		goto out;
+	for (dm = d->domains; dm && nr_g < VN_POL_MAX_GUESTS; dm = dm->next) {
+		if (dm->held != run || !dm->gathered)
+			continue;
+		g[nr_g] = (struct vn_pol_guest){
+			.name = dm->name, .info = &dm->info, .md = dm->md,
+			.nr_md = dm->nr_md, .moved = dm->moved,
+			.nr_moved = dm->nr_moved,
+			.last_move_s = dm->last_move_s,
+		};
+		if (run_homes(run, dm->name, homes[nr_g], &g[nr_g].nr_homes))
+			g[nr_g].homes = homes[nr_g];
+		dms[nr_g++] = dm;
+	}
+	if (vn_policy_decide(&p, hn, nr_hn, g, nr_g, wall_s(), run->res,
+			     run->f, &err)) {
+		fprintf(run->f, "%s\n", err.msg);
+		goto out;
+	}
+	for (i = 0; i < run->res->nr; i++) {
+		const struct vn_pol_move *m = &run->res->moves[i];
+		struct vnd_job *job;
+
+		mj = vn_policy_move_json(m, dms[m->guest]->name);
+		json_object_array_add(run->plans, mj);
+		if (!run->apply)
+			continue;
+		/* The job's result: run_job_done() says how it went. */
+		job = job_new(d, dms[m->guest], JOB_MOVE, run);
+		if (job) {
+			job->move = m;
+			job->result = json_object_get(mj);
+		}
+		if (!job || job_run(d, job)) {
+			json_object_object_add(mj, "applied",
+					json_object_new_string("failed"));
+			continue;
+		}
+		run->pending++;
+	}
+	if (run->apply && run->res->nr)
+		fprintf(run->f, "applying %zu move%s:\n", run->res->nr,
+			run->res->nr == 1 ? "" : "s");
+out:
+	free(g);
+	free(homes);
+}
+
+/*
+ * Rebalance every VM with a device, or only @only, under @policy: one
+ * job per VM, all at once.  The answer goes to @client (or to the log)
+ * when the last job is done; a VM busy with other work is reported so,
+ * not waited for.  d->lock held; takes @homes.
+ */
+static void vnd_rebalance(struct vnd *d, const char *only, bool apply,
+			  enum vnd_policy policy, struct json_object *homes,
+			  struct vnd_client *client)
+{
+	struct vnd_run *run = calloc(1, sizeof(*run));
+	struct json_object *pj;
+	struct vnd_domain *dm;
+	struct vnd_job *job;
+	enum vnd_job_kind kind = policy == VND_POLICY_BINDING ? JOB_PLAN :
+				 JOB_GATHER;
+
+	if (run) {
+		run->f = open_memstream(&run->text, &run->len);
+		run->out = json_object_new_object();
+		run->plans = json_object_new_array();
+	}
+	if (!run || !run->f || !run->out || !run->plans) {
+		json_object_put(homes);
+		if (run)
+			run_free(run);
+		if (client)
+			client_done(client, ctl_reply_error("out of memory"));
+		return;
+	}
+	run->client = client;
+	run->apply = apply;
+	run->policy = policy;
+	run->homes = homes;
+	json_object_object_add(run->out, "policy",
+			json_object_new_string(config_policy_name(policy)));
+	json_object_object_add(run->out, "host-nodes",
+			       host_nodes_json(d, run->f));
 	for (dm = d->domains; dm; dm = dm->next) {
 		if (!dm->dom || dm->gone || !*dm->device ||
 		    (only && strcmp(only, dm->name)))
 			continue;
-		if (dev_open(d, dm, &dev, RELAYOUT_WAIT_MS, &err) ||
-		    dom_plan(d, dm, &dev, plan, &err)) {
-			fprintf(f, "%s: %s\n", dm->name, err.msg);
-			pj = json_object_new_object();
-			json_object_object_add(pj, "domain",
-					json_object_new_string(dm->name));
-			json_object_object_add(pj, "error",
-					json_object_new_string(err.msg));
-		} else {
-			vn_plan_print(f, dm->name, plan);
-			pj = vn_plan_to_json(dm->name, plan);
-			if (apply && !plan->in_place) {
-				enum vn_result res = dom_apply(d, dm, &dev, plan,
-							       &err);
-
-				fprintf(f, "  applied: %s%s%s\n",
-					vn_result_name(res),
-					res == VN_OK ? "" : ": ",
-					res == VN_OK ? "" : err.msg);
-				json_object_object_add(pj, "applied",
-					json_object_new_string(
-						vn_result_name(res)));
-				if (res != VN_OK)
-					json_object_object_add(pj, "error",
-						json_object_new_string(
-							err.msg));
-			}
+		job = job_new(d, dm, kind, run);
+		if (job && !job_run(d, job)) {
+			if (kind == JOB_GATHER)
+				dm->held = run;
+			run->pending++;
+			continue;
 		}
-		dev_close(dm, &dev);
-		json_object_array_add(plans, pj);
+		fprintf(run->f, "%s: busy with earlier work; left out\n",
+			dm->name);
+		pj = json_object_new_object();
+		json_object_object_add(pj, "domain",
+				       json_object_new_string(dm->name));
+		json_object_object_add(pj, "error", json_object_new_string(
+				"busy with earlier work; try again"));
+		if (kind == JOB_PLAN)
+			json_object_array_add(run->plans, pj);
+		else
+			json_object_put(pj);
 	}
-	fclose(f);
-	json_object_object_add(out, "domains", plans);
-	json_object_object_add(out, "text", json_object_new_string(text));
-	free(text);
-	free(plan);
-	d->export_due = true;
-	return out;
+	if (!run->pending && kind == JOB_GATHER)
+		run_decide(d, run);
+	if (!run->pending)
+		run_finish(d, run);
 }
 
+/* d->lock held. */
 static void vnd_rebalance_timed(struct vnd *d)
 {
-	struct json_object *out, *text;
-	char *copy;
-
 	if (d->cfg.rebalance == VND_REBALANCE_OFF ||
 	    vn_now_ms() < d->next_rebalance_ms || !d->conn)
 		return;
 	d->next_rebalance_ms = vn_now_ms() +
 			       d->cfg.rebalance_interval_s * 1000LL;
-	out = vnd_rebalance(d, NULL,
-			    d->cfg.rebalance == VND_REBALANCE_APPLY);
-	if (json_object_object_get_ex(out, "text", &text)) {
-		copy = strdup(json_object_get_string(text));
-		if (copy)
-			log_lines(LOG_INFO, "rebalance: ", copy);
-		free(copy);
+	vnd_rebalance(d, NULL, d->cfg.rebalance == VND_REBALANCE_APPLY,
+		      d->cfg.policy, NULL, NULL);
+}
+
+/* A move is done: where its ranges are now, and when it moved. */
+static void dom_moved(struct vnd_domain *dm, const struct vn_pol_move *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++) {
+		if (dm->nr_moved == VN_POL_MAX_MOVED) {
+			vn_log(LOG_WARNING, "%s: too many moved ranges to "
+			       "remember; forgetting the oldest", dm->name);
+			memmove(dm->moved, dm->moved + 1,
+				(VN_POL_MAX_MOVED - 1) * sizeof(dm->moved[0]));
+			dm->nr_moved--;
+		}
+		dm->moved[dm->nr_moved++] = (struct vn_pol_moved){
+			m->ranges[i].addr, m->ranges[i].size, m->to_node,
+			m->to_host,
+		};
 	}
-	json_object_put(out);
+	dm->last_move_s = wall_s();
+}
+
+/* A job of @run is done: take in what it found. */
+static void run_job_done(struct vnd *d, struct vnd_run *run,
+			 struct vnd_job *job)
+{
+	struct vnd_domain *dm = job->dm;
+
+	if (job->text)
+		fputs(job->text, run->f);
+	switch (job->kind) {
+	case JOB_PLAN:
+		json_object_array_add(run->plans, job->result);
+		job->result = NULL;
+		break;
+	case JOB_GATHER:
+		dm->gathered = job->ok;
+		free(dm->md);
+		dm->md = job->md;
+		dm->nr_md = job->nr_md;
+		job->md = NULL;
+		if (!job->ok) {
+			/* Not part of the decision: free at once. */
+			dm->held = NULL;
+			dm->busy = false;
+		}
+		break;
+	case JOB_MOVE:
+		json_object_object_add(job->result, "applied",
+				json_object_new_string(vn_result_name(job->res)));
+		if (job->ok)
+			dom_moved(dm, job->move);
+		else
+			json_object_object_add(job->result, "error",
+					json_object_new_string(job->err.msg));
+		break;
+	case JOB_WORK:
+		break;
+	}
+	if (--run->pending)
+		return;
+	if (run->policy == VND_POLICY_FREE_MEMORY && !run->decided)
+		run_decide(d, run);
+	if (!run->pending)
+		run_finish(d, run);
+}
+
+/* A job is done: its domain is free again, its run a step further. */
+static void job_done(struct vnd *d, struct vnd_job *job)
+{
+	struct vnd_domain *dm = job->dm;
+
+	if (!dm->held)
+		dm->busy = false;
+	d->nr_jobs--;
+	d->export_due = true;
+	if (job->run)
+		run_job_done(d, job->run, job);
+	job_free(job);
+}
+
+static void on_job_done(int watch, int fd, int events, void *opaque)
+{
+	struct vnd *d = opaque;
+	struct vnd_job *job;
+	char buf[64];
+
+	(void)watch;
+	(void)events;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	vnd_lock(d);
+	while ((job = d->done)) {
+		d->done = job->next;
+		job_done(d, job);
+	}
+	vnd_unlock(d);
 }
 
 /* --- export --- */
@@ -739,6 +1401,10 @@ static struct json_object *dom_json(const struct vnd_domain *dm)
 			       json_object_new_int64(dm->updated));
 	json_object_object_add(o, "relayouts",
 			       json_object_new_int64(dm->relayouts));
+	json_object_object_add(o, "moved-ranges",
+			       json_object_new_int64(dm->nr_moved));
+	json_object_object_add(o, "last-move",
+			       json_object_new_int64(dm->last_move_s));
 	if (*dm->last_error)
 		json_object_object_add(o, "last-error",
 				json_object_new_string(dm->last_error));
@@ -852,6 +1518,8 @@ static struct json_object *status_json(struct vnd *d)
 			       json_object_new_boolean(d->conn && !d->lost));
 	json_object_object_add(o, "rebalance", json_object_new_string(
 				config_rebalance_name(d->cfg.rebalance)));
+	json_object_object_add(o, "policy", json_object_new_string(
+				config_policy_name(d->cfg.policy)));
 	json_object_object_add(o, "migration-relayout",
 			json_object_new_boolean(d->cfg.migration_relayout));
 	for (i = 0; i < d->nr_expected; i++)
@@ -931,12 +1599,54 @@ static int client_request(struct vnd_client *c, char **reply)
 }
 
 /* A deferred request, now that the VMs may be asked. */
+/*
+ * A rebalance's what-if homes: {"DOMAIN": {"GUEST-NODE": HOST-NODE or
+ * -1, ...}, ...}.  0, or -1 and why in @msg.
+ */
+static int homes_check(struct json_object *homes, char *msg, size_t len)
+{
+	char *end;
+
+	if (!json_object_is_type(homes, json_type_object))
+		return snprintf(msg, len, "'homes' is not an object"), -1;
+	json_object_object_foreach(homes, dom, g) {
+		if (!json_object_is_type(g, json_type_object))
+			return snprintf(msg, len, "'homes': '%.64s' is not an "
+					"object", dom), -1;
+		json_object_object_foreach(g, key, val) {
+			unsigned long node;
+			int64_t host;
+
+			errno = 0;
+			node = strtoul(key, &end, 10);
+			if (!*key || *end || errno || node >= VN_PLAN_NODES ||
+			    !isdigit((unsigned char)*key))
+				return snprintf(msg, len, "'homes': '%.64s': "
+						"'%.32s' is not a guest node "
+						"(0 to %d)", dom, key,
+						VN_PLAN_NODES - 1), -1;
+			host = json_object_get_int64(val);
+			if (!json_object_is_type(val, json_type_int) ||
+			    host < -1 || host >= VN_HOST_NODE_LIMIT)
+				return snprintf(msg, len, "'homes': '%.64s': "
+						"node %lu: not a host node "
+						"(0 to %d, or -1 for none)",
+						dom, node,
+						VN_HOST_NODE_LIMIT - 1), -1;
+		}
+	}
+	return 0;
+}
+
+/* A deferred request (rebalance), now that the VMs may be asked. */
 static void client_deferred(struct vnd *d, struct vnd_client *c)
 {
-	struct json_object *args = NULL, *v;
+	struct json_object *args = NULL, *v, *homes = NULL;
+	enum vnd_policy policy = d->cfg.policy;
 	const char *dom = NULL;
 	bool apply = false;
 	char *reply, msg[512];
+	struct vn_err err;
 
 	json_object_object_get_ex(c->req, "arguments", &args);
 	if (args && json_object_object_get_ex(args, "apply", &v)) {
@@ -947,20 +1657,47 @@ static void client_deferred(struct vnd *d, struct vnd_client *c)
 		}
 		apply = json_object_get_boolean(v);
 	}
+	if (args && json_object_object_get_ex(args, "policy", &v)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    config_policy_parse(json_object_get_string(v), &policy,
+					&err)) {
+			snprintf(msg, sizeof(msg), "'policy': %.400s",
+				 json_object_is_type(v, json_type_string) ?
+				 err.msg : "not a string");
+			client_done(c, ctl_reply_error(msg));
+			return;
+		}
+	}
+	if (args && json_object_object_get_ex(args, "homes", &homes)) {
+		if (homes_check(homes, msg, sizeof(msg))) {
+			client_done(c, ctl_reply_error(msg));
+			return;
+		}
+		if (policy != VND_POLICY_FREE_MEMORY) {
+			client_done(c, ctl_reply_error("'homes' is for the "
+						       "free-memory policy"));
+			return;
+		}
+	}
 	if (args && json_object_object_get_ex(args, "domain", &v))
 		dom = json_object_get_string(v);
 	if (!d->conn)
 		reply = ctl_reply_error("not connected to libvirt");
 	else if (dom && !dom_usable(d, dom, msg, sizeof(msg)))
 		reply = ctl_reply_error(msg);
-	else
-		reply = ctl_reply_ok(vnd_rebalance(d, dom, apply));
+	else {
+		/* Answered when the run's last job is done. */
+		c->started = true;
+		vnd_rebalance(d, dom, apply, policy, json_object_get(homes),
+			      c);
+		return;
+	}
 	client_done(c, reply);
 }
 
-static void on_client(int watch, int fd, int events, void *opaque)
+static void on_client_locked(struct vnd_client *c, int watch, int fd,
+			     int events)
 {
-	struct vnd_client *c = opaque;
 	char *reply = NULL;
 	ssize_t n;
 
@@ -991,15 +1728,22 @@ static void on_client(int watch, int fd, int events, void *opaque)
 	client_done(c, reply);
 }
 
-static void on_accept(int watch, int fd, int events, void *opaque)
+static void on_client(int watch, int fd, int events, void *opaque)
 {
-	struct vnd *d = opaque;
+	struct vnd_client *c = opaque;
+	struct vnd *d = c->d;
+
+	vnd_lock(d);
+	on_client_locked(c, watch, fd, events);
+	vnd_unlock(d);
+}
+
+static void on_accept_locked(struct vnd *d, int fd)
+{
 	struct vnd_client *c;
 	unsigned int uid = 0;
 	int cfd;
 
-	(void)watch;
-	(void)events;
 	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (cfd < 0)
 		return;
@@ -1026,6 +1770,17 @@ static void on_accept(int watch, int fd, int events, void *opaque)
 	d->clients = c;
 }
 
+static void on_accept(int watch, int fd, int events, void *opaque)
+{
+	struct vnd *d = opaque;
+
+	(void)watch;
+	(void)events;
+	vnd_lock(d);
+	on_accept_locked(d, fd);
+	vnd_unlock(d);
+}
+
 /* --- signals and the loop --- */
 
 static void on_signal(int watch, int fd, int events, void *opaque)
@@ -1035,6 +1790,7 @@ static void on_signal(int watch, int fd, int events, void *opaque)
 
 	(void)watch;
 	(void)events;
+	vnd_lock(d);
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			d->reload = true;
@@ -1044,6 +1800,7 @@ static void on_signal(int watch, int fd, int events, void *opaque)
 			d->quit = true;
 		}
 	}
+	vnd_unlock(d);
 }
 
 static void on_tick(int timer, void *opaque)
@@ -1087,6 +1844,7 @@ static void vnd_reload(struct vnd *d)
 static void vnd_work(struct vnd *d)
 {
 	struct vnd_domain *dm, *dnext;
+	struct vnd_job *job;
 	struct vnd_client *c;
 
 	if (d->reload)
@@ -1095,23 +1853,32 @@ static void vnd_work(struct vnd *d)
 		vnd_disconnect(d);
 	if (!d->conn && vn_now_ms() >= d->next_connect_ms)
 		vnd_connect(d);
+	/* Each VM's due work in a job of its own, if it has none yet. */
 	for (dm = d->domains; dm && d->conn && !d->lost && !d->quit;
 	     dm = dm->next) {
-		if (!dm->dom || dm->gone)
+		bool check = !dm->checked;
+		bool refresh = dm->refresh && (check || *dm->device);
+		bool migrated = dm->relayout_due && (check || *dm->device);
+
+		if (!dm->dom || dm->gone || dm->busy ||
+		    !(check || refresh || migrated))
 			continue;
-		if (!dm->checked)
-			dom_check(d, dm);
-		if (*dm->device && dm->refresh)
-			dom_refresh(d, dm);
-		if (*dm->device && dm->relayout_due)
-			dom_migrated(d, dm);
+		job = job_new(d, dm, JOB_WORK, NULL);
+		if (!job)
+			continue;
+		job->check = check;
+		job->refresh = refresh;
+		job->migrated = migrated;
+		if (!job_run(d, job))
+			dm->refresh = false;
 	}
 	/*
-	 * From the head each time: while one is answered the event loop
-	 * runs, and other clients may come and go.
+	 * From the head each time: client_done() takes the client off
+	 * the list.
 	 */
 	for (;;) {
-		for (c = d->clients; c && !c->req; c = c->next)
+		for (c = d->clients; c && (!c->req || c->started);
+		     c = c->next)
 			;
 		if (!c)
 			break;
@@ -1135,6 +1902,8 @@ int vnd_start(struct vnd *d)
 	d->life_cb = d->mon_cb = -1;
 	d->listen_fd = d->signal_fd = -1;
 	d->listen_watch = d->signal_watch = d->tick = -1;
+	d->done_fd[0] = d->done_fd[1] = d->done_watch = -1;
+	pthread_mutex_init(&d->lock, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -1161,7 +1930,15 @@ int vnd_start(struct vnd *d)
 					    VIR_EVENT_HANDLE_READABLE,
 					    on_signal, d, NULL);
 	d->tick = virEventAddTimeout(TICK_MS, on_tick, d, NULL);
-	if (d->listen_watch < 0 || d->signal_watch < 0 || d->tick < 0) {
+	if (pipe2(d->done_fd, O_CLOEXEC | O_NONBLOCK)) {
+		vn_log(LOG_ERR, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	d->done_watch = virEventAddHandle(d->done_fd[0],
+					  VIR_EVENT_HANDLE_READABLE,
+					  on_job_done, d, NULL);
+	if (d->listen_watch < 0 || d->signal_watch < 0 || d->tick < 0 ||
+	    d->done_watch < 0) {
 		vn_log(LOG_ERR, "cannot watch the sockets: %s", lv_err());
 		return -1;
 	}
@@ -1173,24 +1950,42 @@ int vnd_start(struct vnd *d)
 
 void vnd_run(struct vnd *d)
 {
+	int r;
+
+	vnd_lock(d);
 	vnd_work(d);
 	while (!d->quit) {
-		if (virEventRunDefaultImpl() < 0) {
+		/* Callbacks take the lock: they run in here. */
+		vnd_unlock(d);
+		r = virEventRunDefaultImpl();
+		vnd_lock(d);
+		if (r < 0) {
 			vn_log(LOG_ERR, "libvirt's event loop failed: %s",
 			       lv_err());
 			break;
 		}
 		vnd_work(d);
 	}
+	vnd_unlock(d);
 }
 
 void vnd_stop(struct vnd *d)
 {
 	struct vnd_domain *dm;
 
+	/*
+	 * Jobs still waiting for a QEMU are left to the exit: their
+	 * domains and d->lock stay, the rest goes.
+	 */
+	vnd_lock(d);
+	if (d->nr_jobs)
+		vn_log(LOG_NOTICE, "leaving %u jobs that wait for QEMU",
+		       d->nr_jobs);
 	while (d->clients)
 		client_done(d->clients,
 			    ctl_reply_error("vnumad is shutting down"));
+	if (d->done_watch >= 0)
+		virEventRemoveHandle(d->done_watch);
 	if (d->listen_watch >= 0)
 		virEventRemoveHandle(d->listen_watch);
 	if (d->signal_watch >= 0)
@@ -1209,7 +2004,9 @@ void vnd_stop(struct vnd *d)
 	vnd_disconnect(d);
 	while ((dm = d->domains)) {
 		d->domains = dm->next;
-		dom_free(dm);
+		if (!dm->busy)
+			dom_free(dm);
 	}
+	vnd_unlock(d);
 	vn_log(LOG_NOTICE, "stopped");
 }

@@ -4,20 +4,23 @@
  * has a virtio-numa device, exports it, relays a guest out after it
  * migrated in, and runs the rebalance policy.
  *
- * One thread runs libvirt's event loop.  Callbacks (libvirt events,
- * control socket, signals) only record what happened; vnd_work(),
- * called between loop iterations, does everything that talks to QEMU.
- * So no callback ever waits on a VM, and a wait on a VM (the
- * completion of a relayout) may run the event loop itself.
+ * The main thread runs libvirt's event loop.  Callbacks (libvirt
+ * events, control socket, signals) only record what happened;
+ * vnd_work(), called between loop iterations, starts the work due on
+ * each VM as a job in a thread of its own (daemon.c), at most one per
+ * VM.  So neither the loop nor one VM's work ever waits for another
+ * VM: a QEMU that does not answer holds up only its own VM's jobs.
  */
 #ifndef VN_DAEMON_H
 #define VN_DAEMON_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <libvirt/libvirt.h>
 
 #include "config.h"
 #include "conn.h"
+#include "policy.h"
 #include "vnproto.h"
 
 #define VND_MAX_EXPECTED	32	/* incoming migrations announced */
@@ -26,7 +29,8 @@
 struct vnd_domain {
 	struct vnd_domain *next;
 	virDomainPtr dom;
-	struct vn_conn *op;	/* while vnd_work() talks to it */
+	struct vn_conn *op;	/* while a job talks to it */
+	bool busy;		/* a job works on it: not freed until done */
 	bool gone;		/* stopped: removed by vnd_work() */
 	char name[256];
 	char uuid[VIR_UUID_STRING_BUFLEN];
@@ -40,6 +44,14 @@ struct vnd_domain {
 	long long updated;	/* wall clock seconds of @info */
 	unsigned int relayouts;	/* relayouts vnumad sent */
 	char last_error[1024];
+	/* the free-memory policy */
+	struct vnd_run *held;	/* a rebalance holds it busy */
+	bool gathered;		/* @info has the RAM map, @md is current */
+	struct vn_memdev *md;
+	size_t nr_md;
+	struct vn_pol_moved moved[VN_POL_MAX_MOVED];	/* since it started */
+	size_t nr_moved;
+	long long last_move_s;	/* wall clock of the last move; 0: none */
 };
 
 struct vnd_expected {
@@ -48,6 +60,8 @@ struct vnd_expected {
 };
 
 struct vnd_client;
+struct vnd_job;
+struct vnd_run;
 
 struct vnd {
 	struct vnd_config cfg;
@@ -71,6 +85,12 @@ struct vnd {
 	struct vnd_domain *domains;
 	struct vnd_expected expected[VND_MAX_EXPECTED];
 	size_t nr_expected;
+
+	pthread_mutex_t lock;	/* see daemon.c */
+	int done_fd[2];		/* a job thread wakes the main thread */
+	int done_watch;
+	struct vnd_job *done;	/* done jobs, for on_job_done() */
+	unsigned int nr_jobs;	/* started and not yet taken back */
 
 	bool quit;
 	bool reload;

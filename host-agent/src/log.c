@@ -57,10 +57,13 @@ void log_printf(int level, const char *fmt, ...)
 	if (log_syslog) {
 		vsyslog(level, fmt, ap);
 	} else {
+		/* vnumad's job threads log too: one line at a time. */
+		flockfile(stderr);
 		fprintf(stderr, "%s: %s", log_ident, log_prefix(level));
 		vfprintf(stderr, fmt, ap);
 		if (!*fmt || fmt[strlen(fmt) - 1] != '\n')
 			fputc('\n', stderr);
+		funlockfile(stderr);
 	}
 	va_end(ap);
 }

@@ -47,7 +47,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
-	struct vnd d = { .config_path = VND_CONFIG };
+	/* Static: jobs left waiting for QEMU outlive main(). */
+	static struct vnd d = { .config_path = VND_CONFIG };
 	bool explicit_config = false;
 	struct vn_err err;
 	int verbose = 0, c;
