@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include "cmds.h"
+#include "conn_libvirt.h"
+#include "lvtyped.h"
 #include "log.h"
 #include "table.h"
 #include "vnuma.h"
@@ -73,6 +75,26 @@ static const char *domain_arg(const struct cli_cmd *cmd, int argc,
 	return argv[optind];
 }
 
+/*
+ * libvirt's own virtio-numa API when it has one for the domain; else
+ * the commands go to QEMU's monitor through libvirt, which marks the
+ * domain tainted: say so.
+ */
+static void use_typed(struct vn_dev *d)
+{
+	virDomainPtr dom = conn_libvirt_domain(d->conn);
+	char why[256];
+
+	if (lvt_usable(dom, why, sizeof(why))) {
+		d->typed = dom;
+		vn_log(LOG_INFO, "%s: through libvirt's virtio-numa API",
+		       d->domain);
+		return;
+	}
+	vn_log(LOG_NOTICE, "%s: %s; falling back to QMP passthrough (libvirt "
+	       "marks the domain tainted)", d->domain, why);
+}
+
 static int cli_open(struct cli *cli, const char *domain, struct vn_dev *d,
 		    struct vn_err *err)
 {
@@ -83,9 +105,13 @@ static int cli_open(struct cli *cli, const char *domain, struct vn_dev *d,
 	d->domain = domain;
 	d->id = cli->device;
 	d->timeout_ms = cli->timeout_ms;
-	if (cli->uri)
-		return conn_open_uri(&d->conn, cli->uri, domain, connect_ms,
-				     err);
+	if (cli->uri) {
+		if (conn_open_uri(&d->conn, cli->uri, domain, connect_ms,
+				  err))
+			return -1;
+		use_typed(d);
+		return 0;
+	}
 	if (!cli->qmp)
 		return vn_err_set(err, VN_ERR_USAGE, "%s: no connection: give "
 				  "-c URI (libvirt) or --qmp PATH (the VM's "

@@ -817,3 +817,11 @@ int lv_global_init(struct vn_err *err)
 {
 	return lv_init(err);
 }
+
+/* The domain of a libvirt connection, NULL for a QMP one. */
+virDomainPtr conn_libvirt_domain(struct vn_conn *c)
+{
+	if (!c || c->ops != &lv_conn_ops)
+		return NULL;
+	return ((struct lv_conn *)c->priv)->dom;
+}

@@ -41,6 +41,7 @@ void conn_shared_event(struct vn_conn *c, const char *event,
 		       long long seconds, unsigned int micros,
 		       const char *details);
 void conn_shared_stopped(struct vn_conn *c, int detail);
+virDomainPtr conn_libvirt_domain(struct vn_conn *c);
 /* Why a domain stopped, from a VIR_DOMAIN_EVENT_STOPPED detail. */
 const char *conn_libvirt_stop_reason(int detail);
 

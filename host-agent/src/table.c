@@ -31,6 +31,12 @@ static void table_header(FILE *f, const char *domain,
 {
 	char ps[VN_SIZE_BUF], bs[VN_SIZE_BUF];
 
+	if (!info->block_size) {
+		/* libvirt's figures (lvtyped.c): no device details. */
+		fprintf(f, "%s: libvirt's virtio-numa accounting, %" PRIu64
+			" reports\n", domain, info->reports);
+		return;
+	}
 	fprintf(f, "%s/%s: driver %s, block size %s", domain, info->id,
 		info->driver_ready ? "ready" : "not ready",
 		format_size(info->block_size, bs, sizeof(bs)));

@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "qmp.h"
+#include "lvtyped.h"
 #include "vnuma.h"
 
 /* Context in front of an error: "vm1/vnuma0: node 2: ". */
@@ -125,10 +127,79 @@ static int query(struct vn_dev *d, struct vn_info *info, struct vn_err *err)
 	return r;
 }
 
+/* --- through libvirt's typed API: libvirt checks and waits --- */
+
+static enum vn_result typed_done(struct vn_dev *d, long node,
+				 enum vn_result res, struct vn_info *info,
+				 struct vn_err *err)
+{
+	struct vn_err qerr;
+
+	if (res == VN_OK && lvt_query(d->typed, info, &qerr) != VN_OK) {
+		*err = qerr;
+		res = err->res;
+	}
+	if (res != VN_OK) {
+		vn_info_free(info);
+		if (node >= 0)
+			vn_err_prefix(err, "%s: node %ld: ", d->domain, node);
+		else
+			vn_err_prefix(err, "%s: ", d->domain);
+	}
+	return res;
+}
+
+/* Until no page is pending, polling libvirt's figures. */
+static enum vn_result typed_settle(struct vn_dev *d, struct vn_err *err)
+{
+	long long deadline = vn_deadline(d->timeout_ms);
+	struct timespec nap = { 0, 200 * 1000 * 1000 };
+	struct vn_info info;
+
+	for (;;) {
+		if (lvt_query(d->typed, &info, err) != VN_OK)
+			return err->res;
+		if (d->progress)
+			d->progress(&info, d->progress_arg);
+		if (!vn_info_pending(&info)) {
+			vn_info_free(&info);
+			return VN_OK;
+		}
+		vn_info_free(&info);
+		if (!vn_left_ms(deadline))
+			return vn_err_set(err, VN_ERR_IO, "pages still "
+					  "pending after the timeout"),
+			       VN_ERR_IO;
+		nanosleep(&nap, NULL);
+	}
+}
+
+static enum vn_result typed_relayout(struct vn_dev *d,
+				     const struct vn_relayout_req *req,
+				     struct vn_info *info, struct vn_err *err)
+{
+	enum vn_result res = VN_OK;
+	size_t i;
+
+	if (req->has_host_node)
+		return vn_err_set(err, VN_ERR_USAGE, "host nodes per range "
+				  "are not for libvirt's relayout"),
+		       typed_done(d, -1, VN_ERR_USAGE, info, err);
+	/* libvirt relays out one range at a time and waits for each. */
+	for (i = 0; i < req->nr && res == VN_OK; i++)
+		res = lvt_relayout(d->typed, &req->ranges[i], req->migrate,
+				   err);
+	if (res == VN_OK && req->settle)
+		res = typed_settle(d, err);
+	return typed_done(d, -1, res, info, err);
+}
+
 enum vn_result vn_query(struct vn_dev *d, struct vn_info *info,
 			struct vn_err *err)
 {
 	memset(info, 0, sizeof(*info));
+	if (d->typed)
+		return typed_done(d, -1, VN_OK, info, err);
 	if (query(d, info, err))
 		return fail(d, -1, err);
 	return VN_OK;
@@ -287,6 +358,10 @@ enum vn_result vn_report(struct vn_dev *d, struct vn_info *info,
 	uint64_t cid;
 
 	memset(info, 0, sizeof(*info));
+	/* libvirt keeps the guest's last report: the guest sends one on
+	 * every change. */
+	if (d->typed)
+		return typed_done(d, -1, VN_OK, info, err);
 	if (query(d, info, err) ||
 	    queue_cmd(d, "virtio-numa-report", vn_args_id(d->id), &cid, err))
 		return finish(d, -1, err->res, info, err);
@@ -419,6 +494,13 @@ enum vn_result vn_node_add(struct vn_dev *d, const struct vn_node_add_req *req,
 	char name[128];
 
 	memset(info, 0, sizeof(*info));
+	if (d->typed && req->nr_dist)
+		return vn_err_set(err, VN_ERR_USAGE, "libvirt's node add "
+				  "takes no distances"),
+		       typed_done(d, req->node, VN_ERR_USAGE, info, err);
+	if (d->typed)
+		return typed_done(d, req->node,
+				  lvt_node_add(d->typed, req, err), info, err);
 	if (query(d, info, err) || check_node_add(info, req, err))
 		return finish(d, req->node, err->res, info, err);
 	ids = calloc(nr_ids, sizeof(*ids));
@@ -485,6 +567,9 @@ enum vn_result vn_node_remove(struct vn_dev *d, uint32_t node,
 	uint64_t cid;
 
 	memset(info, 0, sizeof(*info));
+	if (d->typed)
+		return typed_done(d, node, lvt_node_remove(d->typed, node, err),
+				  info, err);
 	if (query(d, info, err))
 		return finish(d, node, err->res, info, err);
 	if (node >= info->max_nodes) {
@@ -547,6 +632,8 @@ enum vn_result vn_relayout(struct vn_dev *d, const struct vn_relayout_req *req,
 
 	memset(info, 0, sizeof(*info));
 	*cmd_id = 0;
+	if (d->typed)
+		return typed_relayout(d, req, info, err);
 	if (query(d, info, err) ||
 	    vn_check_ranges(info, req->ranges, req->nr, err) ||
 	    queue_cmd(d, "virtio-numa-relayout",

@@ -16,6 +16,11 @@ struct vn_dev {
 	const char *domain;	/* label for messages and backend names */
 	const char *id;		/* the device's QOM id */
 	int timeout_ms;		/* for each wait on the guest; < 0: none */
+	/*
+	 * With -c URI: the domain, when libvirt's typed virtio-numa API
+	 * drives it (lvtyped.h); NULL: QMP.
+	 */
+	void *typed;
 	/* Called with each new accounting while a relayout drains. */
 	void (*progress)(const struct vn_info *info, void *arg);
 	void *progress_arg;

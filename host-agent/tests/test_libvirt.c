@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "conn_libvirt.h"
+#include "lvtyped.h"
 #include "runner.h"
 
 static void test_lv_event(void)
@@ -177,7 +178,20 @@ static void test_lv_open_errors(void)
 	remove_node(dir);
 }
 
+static void test_lvt_id_list(void)
+{
+	static const uint32_t ids[] = { 0, 2, 17 };
+	char buf[64], tiny[4];
+
+	CHECK_STR(lvt_id_list(ids, 3, buf, sizeof(buf)), "0,2,17");
+	CHECK_STR(lvt_id_list(ids, 1, buf, sizeof(buf)), "0");
+	CHECK_STR(lvt_id_list(ids, 0, buf, sizeof(buf)), "");
+	/* Cut short, never past the buffer. */
+	CHECK_STR(lvt_id_list(ids, 3, tiny, sizeof(tiny)), "0,2");
+}
+
 const struct test libvirt_tests[] = {
+	TEST(test_lvt_id_list),
 	TEST(test_lv_event),
 	TEST(test_lv_reply),
 	TEST(test_lv_one_line),

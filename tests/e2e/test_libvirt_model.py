@@ -12,17 +12,18 @@ import time
 
 import pytest
 
-from vnuma.guest import Ctl, GuestError, log_problems
+from vnuma.guest import BUILD, Ctl, GuestError, log_problems
 from vnuma.mem import start_mem, stop_mem
 from vnuma.layout import node_list
 from vnuma.libvirt import (LIBVIRT_BUILD, DomainFiles, LibvirtError,
-                           PrivateLibvirt, domain_xml, free_port)
+                           PrivateLibvirt, domain_xml, free_port, ours_env)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(os.path.join(LIBVIRT_BUILD, 'src', 'virtqemud')),
     reason='our libvirt is not built (scripts/build-libvirt)')
 
 MiB = 1 << 20
+VNUMACTL = os.path.join(BUILD, 'host-agent', 'vnumactl')
 
 
 @pytest.fixture
@@ -461,3 +462,82 @@ def test_bad_xml_refused_by_name(lv, tmp_path, change, error):
         lv.virsh('define', str(xml))
     assert error in str(e.value), str(e.value)
     assert 'bad' not in lv.virsh('list', '--all', '--name').stdout.split()
+
+
+def vnumactl(lv, *args, ours=True):
+    """vnumactl -c on @lv's URI, with our libvirt library (@ours) or the
+    system's (libvirt 9.0, which has no virtio-numa API)."""
+    return subprocess.run([VNUMACTL, '-c', lv.uri, *args], text=True,
+                          capture_output=True, timeout=300,
+                          env=ours_env() if ours else None)
+
+
+def table_present(out):
+    """{node: PRESENT column} of vnumactl's table."""
+    return {int(m.group(1)): m.group(2) for m in re.finditer(
+        r'^\s+(\d+)\s+\d+\s+\S+\s+\d+\s+(\S+ \S+)', out, re.M)}
+
+
+def test_vnumactl_on_the_typed_api(lv, files, tmp_path):
+    """vnumactl -c drives a domain with libvirt's own device through
+    libvirt's virtio-numa API when its libvirt library has it: the
+    table from the vnuma stats, node add, relayout and node remove, the
+    guest's data intact, and the domain untainted.  With the system's
+    libvirt library, which has no such API, vnumactl falls back to QMP
+    passthrough, says so, and libvirt marks the domain tainted."""
+    serial, ctl = start(lv, files, tmp_path)
+    start_mem(ctl, 'h', 'hold -n 1 -m 64')
+
+    p = vnumactl(lv, '-v', 'nodes', 'vm1')
+    assert p.returncode == 0, p.stderr
+    assert "vm1: through libvirt's virtio-numa API" in p.stderr, p.stderr
+    assert "vm1: libvirt's virtio-numa accounting" in p.stdout, p.stdout
+    boot = table_present(p.stdout)
+    assert boot[0].endswith('MiB') and boot[1].endswith('MiB'), p.stdout
+
+    p = vnumactl(lv, 'node-add', 'vm1', '--node', '2', '--size', '256M',
+                 '--cpus', '2')
+    assert p.returncode == 0, p.stderr
+    assert table_present(p.stdout)[2] == '256 MiB', p.stdout
+    assert cell_records(lv, 'vm1') == [
+        "id='2' memory='262144' unit='KiB' memdev='vnuma-cell2' cpus='2'"]
+    new = nodes_with_memory(ctl) - {0, 1}
+    assert len(new) == 1 and node_mib(ctl, new.pop()) == 256
+
+    # 128 MiB of cell 1 ([1G, 1.5G)) to cell 0, data and all.
+    before, _ = vnuma_stats(lv, 'vm1')
+    p = vnumactl(lv, 'relayout', 'vm1', '--range', '0x48000000:128M:0',
+                 '--settle')
+    assert p.returncode == 0, p.stderr
+    after, _ = vnuma_stats(lv, 'vm1')
+    for cell, change in ((0, 128 * MiB), (1, -128 * MiB)):
+        assert int(after[cell]['present']) == \
+            int(before[cell]['present']) + change, (before, after)
+
+    # Refusals come from libvirt, named.
+    for args, error in (
+            (('node-add', 'vm1', '--node', '2', '--size', '128M'),
+             "cell '2' has memory added already"),
+            (('node-remove', 'vm1', '--node', '3'),
+             'has no memory added through virtio-numa'),
+            (('relayout', 'vm1', '--range', '0x48000000:100M:0'),
+             'virDomainNumaRelayout')):
+        p = vnumactl(lv, *args)
+        assert p.returncode != 0 and error in p.stderr, (args, p.stderr)
+
+    p = vnumactl(lv, 'node-remove', 'vm1', '--node', '2')
+    assert p.returncode == 0, p.stderr
+    assert cell_records(lv, 'vm1') == []
+    assert stop_mem(ctl, 'h').endswith(' 0 mismatches')
+    assert taints(lv, 'vm1') == []
+
+    # The system's libvirt library: the labelled fallback.
+    p = vnumactl(lv, 'nodes', 'vm1', ours=False)
+    assert p.returncode == 0, p.stderr
+    assert 'vm1: this libvirt has no virtio-numa API; falling back to QMP ' \
+        'passthrough (libvirt marks the domain tainted)' in p.stderr, p.stderr
+    assert 'vm1/' in p.stdout and 'driver ready' in p.stdout, p.stdout
+    assert any('custom-monitor' in t for t in taints(lv, 'vm1'))
+    lv.virsh('destroy', 'vm1')
+    problems = log_problems(open(serial, errors='replace').read())
+    assert not problems, problems
