@@ -29,6 +29,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "jsonx.h"
+#include "lvtyped.h"
 #include "log.h"
 #include "plan.h"
 #include "policy.h"
@@ -455,8 +456,14 @@ struct vnd_run {
 	FILE *f;
 };
 
-static int dev_open(struct vnd_job *job, struct vn_dev *dev, int wait_ms,
-		    struct vn_err *err)
+/*
+ * Open the VM for @job.  A domain whose device libvirt manages is
+ * queried through libvirt's API (no monitor command, no taint) where
+ * @typed_ok; what needs QEMU's RAM map and backends (relayout plans,
+ * the free-memory policy) goes to the monitor, and says so once.
+ */
+static int dev_open_as(struct vnd_job *job, struct vn_dev *dev, int wait_ms,
+		       bool typed_ok, struct vn_err *err)
 {
 	struct vnd_domain *dm = job->dm;
 
@@ -464,6 +471,14 @@ static int dev_open(struct vnd_job *job, struct vn_dev *dev, int wait_ms,
 	dev->domain = dm->name;
 	dev->id = dm->device;
 	dev->timeout_ms = wait_ms;
+	if (dm->typed && typed_ok)
+		dev->typed = job->dom;
+	else if (dm->typed && !dm->told_passthrough) {
+		dm->told_passthrough = true;
+		vn_log(LOG_NOTICE, "%s: plans need QEMU's RAM map, which "
+		       "libvirt's API does not give: QMP passthrough (libvirt "
+		       "marks the domain tainted)", dm->name);
+	}
 	if (conn_open_shared(&dev->conn, job->conn, job->dom, job->uri,
 			     job->timeout_ms, err))
 		return -1;
@@ -472,6 +487,12 @@ static int dev_open(struct vnd_job *job, struct vn_dev *dev, int wait_ms,
 	dm->op = dev->conn;
 	vnd_unlock(job->d);
 	return 0;
+}
+
+static int dev_open(struct vnd_job *job, struct vn_dev *dev, int wait_ms,
+		    struct vn_err *err)
+{
+	return dev_open_as(job, dev, wait_ms, false, err);
 }
 
 static void dev_close(struct vnd_job *job, struct vn_dev *dev)
@@ -547,6 +568,27 @@ static void dom_set_device(struct vnd_job *job, const char *id)
 	vnd_unlock(job->d);
 }
 
+static void dom_refresh(struct vnd_job *job)
+{
+	struct vn_info info;
+	struct vn_err err;
+	struct vn_dev dev;
+
+	if (dev_open_as(job, &dev, 0, true, &err)) {
+		dom_error(job, LOG_WARNING, &err);
+		return;
+	}
+	if (vn_query(&dev, &info, &err) == VN_OK) {
+		dom_keep_info(job, &info);
+		vnd_lock(job->d);
+		job->dm->last_error[0] = '\0';
+		vnd_unlock(job->d);
+	} else {
+		dom_error(job, LOG_WARNING, &err);
+	}
+	dev_close(job, &dev);
+}
+
 /*
  * Does the VM have a virtio-numa device?  The first one is used, and
  * the same answer is its first accounting.
@@ -559,10 +601,20 @@ static void dom_check(struct vnd_job *job)
 	struct vn_err err;
 	struct vn_dev dev;
 
+	dm->typed = false;	/* written by the domain's job alone */
 	if (!dom_shows_device(job)) {
 		dom_set_device(job, "");
 		vn_log(LOG_INFO, "%s: no virtio-numa device in its definition",
 		       dm->name);
+		return;
+	}
+	if (lvt_usable(job->dom, err.msg, sizeof(err.msg))) {
+		/* libvirt's own device: its API, never the monitor. */
+		dm->typed = true;
+		dom_set_device(job, "virtio-numa");
+		vn_log(LOG_INFO, "%s: libvirt's virtio-numa device; through "
+		       "libvirt's API", dm->name);
+		dom_refresh(job);
 		return;
 	}
 	if (dev_open(job, &dev, 0, &err)) {
@@ -600,27 +652,6 @@ static void dom_check(struct vnd_job *job)
 		vn_info_free(&info);
 	}
 	json_object_put(ret);
-	dev_close(job, &dev);
-}
-
-static void dom_refresh(struct vnd_job *job)
-{
-	struct vn_info info;
-	struct vn_err err;
-	struct vn_dev dev;
-
-	if (dev_open(job, &dev, 0, &err)) {
-		dom_error(job, LOG_WARNING, &err);
-		return;
-	}
-	if (vn_query(&dev, &info, &err) == VN_OK) {
-		dom_keep_info(job, &info);
-		vnd_lock(job->d);
-		job->dm->last_error[0] = '\0';
-		vnd_unlock(job->d);
-	} else {
-		dom_error(job, LOG_WARNING, &err);
-	}
 	dev_close(job, &dev);
 }
 

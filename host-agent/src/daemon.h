@@ -35,6 +35,8 @@ struct vnd_domain {
 	char name[256];
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	bool checked;		/* asked QEMU whether it has a device */
+	bool typed;		/* libvirt's device: through libvirt's API */
+	bool told_passthrough;	/* said that plans use QMP all the same */
 	char device[64];	/* the device's id; "" for none */
 	bool refresh;		/* query the device on the next pass */
 	bool relayout_due;	/* migrated in: relayout on the next pass */

@@ -254,6 +254,9 @@ int vn_plan_binding(const struct vn_info *info, const struct vn_memdev *md,
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
+	if (!bs)
+		return vn_err_set(err, VN_ERR_IO, "the device gave no block "
+				  "size"), -1;
 	if (!info->nr_ram)
 		return vn_err_set(err, VN_ERR_IO, "the device does not give "
 				  "the guest's RAM map "

@@ -4,6 +4,7 @@ with patches/libvirt), started by the test, defines and starts a domain
 from XML alone (<memory model='virtio-numa'>, NUMA cells without
 memory), and nothing taints it."""
 
+import json
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import pytest
 
 from vnuma.guest import BUILD, Ctl, GuestError, log_problems
 from vnuma.mem import start_mem, stop_mem
+from vnuma.vnumad import Vnumad, wait_nodes
 from vnuma.layout import node_list
 from vnuma.libvirt import (LIBVIRT_BUILD, DomainFiles, LibvirtError,
                            PrivateLibvirt, domain_xml, free_port, ours_env)
@@ -538,6 +540,33 @@ def test_vnumactl_on_the_typed_api(lv, files, tmp_path):
         'passthrough (libvirt marks the domain tainted)' in p.stderr, p.stderr
     assert 'vm1/' in p.stdout and 'driver ready' in p.stdout, p.stdout
     assert any('custom-monitor' in t for t in taints(lv, 'vm1'))
+    lv.virsh('destroy', 'vm1')
+    problems = log_problems(open(serial, errors='replace').read())
+    assert not problems, problems
+
+
+def test_vnumad_follows_a_typed_domain_untainted(lv, files, tmp_path):
+    """vnumad on our libvirt library follows a domain with libvirt's own
+    device through libvirt's API: its export follows node add and remove
+    (the guest's reports, as libvirt's vnuma stats), and no monitor
+    command taints the domain."""
+    serial, ctl = start(lv, files, tmp_path)
+    d = Vnumad(str(tmp_path / 'vnumad'), lv.uri, env=ours_env())
+    try:
+        d.wait_log("vm1: libvirt's virtio-numa device; through libvirt's "
+                   "API")
+        boot = wait_nodes(d, 'vm1', lambda n: set(n) == {0, 1})
+        lv.virsh('numa-node-add', 'vm1', '2', '--size', '256M')
+        grown = wait_nodes(d, 'vm1', lambda n: n.get(2) == 256 * MiB)
+        assert {k: grown[k] for k in (0, 1)} == boot, (grown, boot)
+        lv.virsh('numa-node-remove', 'vm1', '2')
+        wait_nodes(d, 'vm1', lambda n: 2 not in n)
+        st = json.loads(d.ctl('daemon-status', '--json').stdout)
+        assert [x['domain'] for x in st['domains']] == ['vm1'], st
+        assert taints(lv, 'vm1') == []
+        assert 'QMP passthrough' not in d.log()
+    finally:
+        assert d.stop() == 0
     lv.virsh('destroy', 'vm1')
     problems = log_problems(open(serial, errors='replace').read())
     assert not problems, problems
