@@ -21,6 +21,8 @@ void config_defaults(struct vnd_config *cfg)
 	snprintf(cfg->socket, sizeof(cfg->socket), "%s", VN_CTL_SOCKET);
 	snprintf(cfg->export_path, sizeof(cfg->export_path),
 		 "/run/vnumad/nodes.json");
+	snprintf(cfg->metrics_path, sizeof(cfg->metrics_path),
+		 "/run/vnumad/vnumad.prom");
 	snprintf(cfg->host_nodes_dir, sizeof(cfg->host_nodes_dir),
 		 "/sys/devices/system/node");
 	cfg->log_level = LOG_NOTICE;
@@ -143,6 +145,9 @@ static int set_key(struct vnd_config *cfg, const char *k, const char *v,
 	}
 	if (!strcmp(k, "export"))
 		return set_str(cfg->export_path, sizeof(cfg->export_path), v,
+			       true, err);
+	if (!strcmp(k, "metrics"))
+		return set_str(cfg->metrics_path, sizeof(cfg->metrics_path), v,
 			       true, err);
 	if (!strcmp(k, "host_nodes_dir"))
 		return set_str(cfg->host_nodes_dir,

@@ -29,6 +29,7 @@ struct vnd_config {
 	char uri[256];
 	char socket[108];
 	char export_path[256];	/* "" for none */
+	char metrics_path[256];	/* OpenMetrics text; "" for none */
 	char host_nodes_dir[256];
 	int log_level;
 	bool migration_relayout;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "jsonx.h"
 #include "lvtyped.h"
 #include "log.h"
+#include "metrics.h"
 #include "plan.h"
 #include "policy.h"
 #include "qmp.h"
@@ -697,6 +699,21 @@ static int dom_plan(struct vnd_job *job, struct vn_dev *dev,
 	return 0;
 }
 
+/* A relayout sent at @start_ms ended with @res: count it. */
+static void dom_count_relayout(struct vnd_job *job, enum vn_result res,
+			       long long start_ms)
+{
+	struct vnd_domain *dm = job->dm;
+
+	vnd_lock(job->d);
+	dm->relayouts++;
+	dm->relayout_ms += vn_now_ms() - start_ms;
+	if (res != VN_OK)
+		dm->relayout_failures++;
+	job->d->export_due = true;
+	vnd_unlock(job->d);
+}
+
 static enum vn_result dom_apply(struct vnd_job *job, struct vn_dev *dev,
 				const struct vn_plan *plan, struct vn_err *err)
 {
@@ -706,19 +723,19 @@ static enum vn_result dom_apply(struct vnd_job *job, struct vn_dev *dev,
 	struct vnd_domain *dm = job->dm;
 	struct vn_info info = { 0 };
 	enum vn_result res;
+	long long t;
 	uint64_t cid;
 
 	if (!plan->nr) {
 		vn_log(LOG_NOTICE, "%s: no block of it can move", dm->name);
 		return VN_OK;
 	}
+	t = vn_now_ms();
 	res = vn_relayout(dev, &req, &cid, &info, err);
 	if (info.nr_nodes)
 		dom_keep_info(job, &info);
 	vn_info_free(&info);
-	vnd_lock(job->d);
-	dm->relayouts++;
-	vnd_unlock(job->d);
+	dom_count_relayout(job, res, t);
 	if (res == VN_OK)
 		vn_log(LOG_NOTICE, "%s/%s: relayout %" PRIu64 " done: %zu "
 		       "ranges", dm->name, dm->device, cid, plan->nr);
@@ -929,11 +946,14 @@ static void job_move(struct vnd_job *job)
 	struct vn_err err;
 	struct vn_dev dev;
 	uint64_t cid = 0;
+	long long t;
 
 	if (dev_open(job, &dev, RELAYOUT_WAIT_MS, &err)) {
 		res = err.res;
 	} else {
+		t = vn_now_ms();
 		res = vn_relayout(&dev, &req, &cid, &info, &err);
+		dom_count_relayout(job, res, t);
 		if (info.nr_nodes)
 			dom_keep_info(job, &info);
 		vn_info_free(&info);
@@ -955,9 +975,6 @@ static void job_move(struct vnd_job *job)
 			     dm->name, err.msg) < 0)
 			job->text = NULL;
 	}
-	vnd_lock(job->d);
-	dm->relayouts++;
-	vnd_unlock(job->d);
 }
 
 static void *job_thread(void *arg)
@@ -1453,35 +1470,83 @@ static struct json_object *domains_json(struct vnd *d, const char *only)
 	return a;
 }
 
-/* Write the export file whole, or leave the old one. */
-static void vnd_export(struct vnd *d)
+/* Write @path whole with what @write puts in it, or leave the old one. */
+static void write_whole(const char *path, void (*write)(struct vnd *d,
+							 FILE *f),
+			struct vnd *d)
 {
-	struct json_object *o;
-	char tmp[sizeof(d->cfg.export_path) + 8];
-	const char *s;
+	char tmp[PATH_MAX];
 	FILE *f;
 	int ok;
 
-	d->export_due = false;
-	if (!*d->cfg.export_path)
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return;
-	o = json_object_new_object();
-	json_object_object_add(o, "updated", json_object_new_int64(wall_s()));
-	json_object_object_add(o, "domains", domains_json(d, NULL));
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg.export_path);
 	f = fopen(tmp, "w");
-	ok = f && fputs(s, f) >= 0 && fputc('\n', f) != EOF;
+	if (f)
+		write(d, f);
+	ok = f && !ferror(f);
 	if (f) {
+		/* For readers other than root: a scraper, a dashboard. */
 		ok = ok && !fchmod(fileno(f), 0644);
 		ok = !fclose(f) && ok;
 	}
-	if (!ok || rename(tmp, d->cfg.export_path)) {
-		vn_log(LOG_WARNING, "cannot write %s: %s", d->cfg.export_path,
+	if (!ok || rename(tmp, path)) {
+		vn_log(LOG_WARNING, "cannot write %s: %s", path,
 		       strerror(errno));
 		unlink(tmp);
 	}
+}
+
+static void export_json(struct vnd *d, FILE *f)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "updated", json_object_new_int64(wall_s()));
+	json_object_object_add(o, "domains", domains_json(d, NULL));
+	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY), f);
+	fputc('\n', f);
 	json_object_put(o);
+}
+
+static void export_metrics(struct vnd *d, FILE *f)
+{
+	struct vn_metrics_domain *md;
+	struct vnd_domain *dm;
+	size_t nr = 0;
+
+	for (dm = d->domains; dm; dm = dm->next)
+		nr++;
+	md = calloc(nr ? nr : 1, sizeof(*md));
+	if (!md) {
+		fputs("# out of memory\n", f);
+		return;
+	}
+	nr = 0;
+	for (dm = d->domains; dm; dm = dm->next) {
+		if (!*dm->device)
+			continue;
+		md[nr++] = (struct vn_metrics_domain){
+			.name = dm->name,
+			.info = dm->has_info ? &dm->info : NULL,
+			.updated = dm->updated,
+			.relayouts = dm->relayouts,
+			.relayout_failures = dm->relayout_failures,
+			.relayout_seconds = dm->relayout_ms / 1000.0,
+			.moved_ranges = dm->nr_moved,
+		};
+	}
+	vn_metrics_write(f, md, nr, d->conn && !d->lost);
+	free(md);
+}
+
+/* The export file and the metrics, each whole.  d->lock held. */
+static void vnd_export(struct vnd *d)
+{
+	d->export_due = false;
+	if (*d->cfg.export_path)
+		write_whole(d->cfg.export_path, export_json, d);
+	if (*d->cfg.metrics_path)
+		write_whole(d->cfg.metrics_path, export_metrics, d);
 }
 
 /* --- the control socket --- */
@@ -2032,6 +2097,8 @@ void vnd_stop(struct vnd *d)
 	/* Stale figures would look current to whoever scrapes them. */
 	if (*d->cfg.export_path)
 		unlink(d->cfg.export_path);
+	if (*d->cfg.metrics_path)
+		unlink(d->cfg.metrics_path);
 	vnd_disconnect(d);
 	while ((dm = d->domains)) {
 		d->domains = dm->next;

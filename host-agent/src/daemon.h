@@ -45,6 +45,8 @@ struct vnd_domain {
 	struct vn_info info;	/* as last queried */
 	long long updated;	/* wall clock seconds of @info */
 	unsigned int relayouts;	/* relayouts vnumad sent */
+	unsigned int relayout_failures;
+	long long relayout_ms;	/* their time, sending to completion */
 	char last_error[1024];
 	/* the free-memory policy */
 	struct vnd_run *held;	/* a rebalance holds it busy */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "ctl.h"
 #include "runner.h"
 
@@ -225,7 +226,56 @@ static void test_ctl_socket(void)
 	rmdir(dir);
 }
 
+static void test_metrics(void)
+{
+	struct vn_node nodes[2] = {
+		{ .node = 0, .guest_node = 0, .present_pages = 256,
+		  .managed_pages = 250, .free_pages = 100 },
+		{ .node = 2, .guest_node = 3, .present_pages = 512,
+		  .pending_pages = 7 },
+	};
+	struct vn_info info = {
+		.has_page_size = true, .page_size = 4096, .reports = 9,
+		.nr_nodes = 2, .nodes = nodes,
+	};
+	struct vn_metrics_domain d[2] = {
+		{ .name = "vm\"1\\", .info = &info, .updated = 1795000000,
+		  .relayouts = 3, .relayout_failures = 1,
+		  .relayout_seconds = 0.25, .moved_ranges = 2 },
+		{ .name = "quiet" },
+	};
+	char *text = NULL, buf[16];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	vn_metrics_write(f, d, 2, 1);
+	fclose(f);
+	CHECK_HAS(text, "vnumad_connected 1\n");
+	CHECK_HAS(text, "# TYPE vnumad_node_present_bytes gauge\n"
+		  "# HELP vnumad_node_present_bytes ");
+	CHECK_HAS(text, "vnumad_node_present_bytes{domain=\"vm\\\"1\\\\\","
+		  "node=\"2\",guest_node=\"3\"} 2097152\n");
+	CHECK_HAS(text, "vnumad_node_pending_bytes{domain=\"vm\\\"1\\\\\","
+		  "node=\"2\",guest_node=\"3\"} 28672\n");
+	CHECK_HAS(text, "# TYPE vnumad_reports counter\n");
+	CHECK_HAS(text, "vnumad_reports_total{domain=\"quiet\"} 0\n");
+	CHECK_HAS(text, "vnumad_relayouts_total{domain=\"vm\\\"1\\\\\"} 3\n");
+	CHECK_HAS(text, "vnumad_relayout_seconds_total{domain=\"quiet\"} 0\n");
+	CHECK_HAS(text, "vnumad_relayout_seconds_total{domain=\"vm\\\"1"
+		  "\\\\\"} 0.25\n");
+	CHECK_HAS(text, "vnumad_moved_ranges{domain=\"quiet\"} 0\n");
+	/* A domain not reported yet has no node lines. */
+	CHECK(!strstr(text, "bytes{domain=\"quiet\""));
+	CHECK(len > 6 && !strcmp(text + len - 6, "# EOF\n"));
+	free(text);
+	CHECK_STR(vn_metrics_label("a\nb", buf, sizeof(buf)), "a\\nb");
+	/* Cut short, never past the buffer nor in an escape. */
+	CHECK_STR(vn_metrics_label("\"\"\"\"\"\"\"\"", buf, sizeof(buf)),
+		  "\\\"\\\"\\\"\\\"\\\"\\\"\\\"");
+}
+
 const struct test daemon_tests[] = {
+	TEST(test_metrics),
 	TEST(test_config_parse),
 	TEST(test_config_errors),
 	TEST(test_ctl_messages),

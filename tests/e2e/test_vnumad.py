@@ -192,6 +192,7 @@ def test_vnumad_migration_relayout(hosts, tmp_path, figures):
         assert not problems, problems
     assert dsrc.stop() == 0 and ddst.stop() == 0
     assert not os.path.exists(ddst.sock) and not os.path.exists(ddst.export)
+    assert not os.path.exists(ddst.metrics)
 
 
 def test_vnumad_leaves_other_domains_alone(tmp_path):
@@ -234,7 +235,8 @@ def test_vnumad_service(tmp_path):
     sock = str(tmp_path / 'run' / 'vnumad.sock')
     conf = tmp_path / 'vnumad.conf'
     conf.write_text(f'uri = qemu+unix:///system?socket={tmp_path}/none\n'
-                    f'socket = {sock}\nexport = {tmp_path}/nodes.json\n')
+                    f'socket = {sock}\nexport = {tmp_path}/nodes.json\n'
+                    f'metrics = {tmp_path}/vnumad.prom\n')
     p = subprocess.Popen([VNUMAD, '--foreground', '--config', str(conf)],
                          env=env, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -559,6 +561,27 @@ def test_vnumad_free_memory_policy(tmp_path):
         assert m['applied'] == 'ok' and m['ranges'] == [
             {'addr': 512 * MiB, 'size': 256 * MiB, 'node': 1}], m
         wait_nodes(d, 'vm1', lambda n: n[1] == boot[1] + 512 * MiB)
+
+        # The figures for Prometheus: OpenMetrics text, for any reader.
+        assert os.stat(d.metrics).st_mode & 0o777 == 0o644
+        deadline = time.monotonic() + 30
+        while True:
+            prom = open(d.metrics).read()
+            if 'vnumad_relayouts_total{domain="vm1"} 2\n' in prom:
+                break
+            assert time.monotonic() < deadline, prom
+            time.sleep(0.3)
+        assert prom.endswith('# EOF\n'), prom
+        assert 'vnumad_relayout_failures_total{domain="vm1"} 0\n' in prom
+        assert 'vnumad_moved_ranges{domain="vm1"} 2\n' in prom
+        assert '# TYPE vnumad_node_present_bytes gauge\n' in prom
+        present = {int(n): int(v) for n, v in re.findall(
+            r'^vnumad_node_present_bytes\{domain="vm1",node="(\d+)",'
+            r'guest_node="\d+"\} (\d+)$', prom, re.M)}
+        assert {n: b for n, b in present.items() if b} == nodes_of(d, 'vm1')
+        secs = float(re.search(r'^vnumad_relayout_seconds_total'
+                               r'\{domain="vm1"\} (\S+)$', prom, re.M)[1])
+        assert 0 < secs < 120, prom
 
         # Bad requests, each with its reason.
         for args, msg in (

@@ -28,10 +28,12 @@ class Vnumad:
         os.makedirs(dir, exist_ok=True)
         self.sock = self.socket_path(dir)
         self.export = os.path.join(dir, 'nodes.json')
+        self.metrics = os.path.join(dir, 'vnumad.prom')
         self.conf = os.path.join(dir, 'vnumad.conf')
         self.logpath = os.path.join(dir, 'vnumad.log')
         self.write_conf(f'uri = {uri}\nsocket = {self.sock}\n'
-                        f'export = {self.export}\n{extra}')
+                        f'export = {self.export}\n'
+                        f'metrics = {self.metrics}\n{extra}')
         self.proc = subprocess.Popen(
             [VNUMAD, '--foreground', '--config', self.conf, '-v'],
             stdin=subprocess.DEVNULL, stdout=open(self.logpath, 'ab'),
