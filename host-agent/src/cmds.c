@@ -342,6 +342,32 @@ out:
 	return rc;
 }
 
+/* --- progress, on a terminal only --- */
+
+static bool progress_shown;
+
+static void show_progress(const struct vn_info *info, void *arg)
+{
+	(void)arg;
+	table_print_pending(stderr, info);
+	progress_shown = true;
+}
+
+/* The node a removal empties: what it still has, rewritten in place. */
+static void show_node_progress(const struct vn_info *info, void *arg)
+{
+	const struct vn_node *n = vn_info_node(info, *(uint32_t *)arg);
+	char pr[VN_SIZE_BUF];
+
+	if (!n)
+		return;
+	fprintf(stderr, "\rnode %" PRIu32 ": %s present\033[K", n->node,
+		format_size(vn_pages_bytes(info, n->present_pages), pr,
+			    sizeof(pr)));
+	fflush(stderr);
+	progress_shown = true;
+}
+
 /* --- node-remove --- */
 
 static int run_node_remove(struct cli *cli, const struct cli_cmd *cmd,
@@ -376,22 +402,19 @@ static int run_node_remove(struct cli *cli, const struct cli_cmd *cmd,
 	rc = open_or_fail(cli, domain, &d);
 	if (rc)
 		return rc;
+	if (cli->tty) {
+		d.progress = show_node_progress;
+		d.progress_arg = &a.req.node;
+	}
 	res = vn_node_remove(&d, a.req.node, &info, &err);
+	if (progress_shown)
+		fputc('\n', stderr);
 	if (info.id)
 		table_print(stdout, domain, &info);
 	return done(&d, &info, res, &err);
 }
 
 /* --- relayout --- */
-
-static bool progress_shown;
-
-static void show_progress(const struct vn_info *info, void *arg)
-{
-	(void)arg;
-	table_print_pending(stderr, info);
-	progress_shown = true;
-}
 
 static int run_relayout(struct cli *cli, const struct cli_cmd *cmd,
 			int argc, char **argv)

@@ -580,7 +580,8 @@ enum vn_result vn_node_remove(struct vn_dev *d, uint32_t node,
 	if (queue_cmd(d, "virtio-numa-node-remove",
 		      vn_args_node_remove(d->id, node), &cid, err))
 		return finish(d, node, err->res, info, err);
-	res = wait_result(d, "node-remove", cid, false, info, err);
+	/* The guest's reports meanwhile show the node emptying. */
+	res = wait_result(d, "node-remove", cid, true, info, err);
 	if (res == VN_OK)
 		res = remove_backend(d, node, err);
 	else if (res == VN_ERR_PARTIAL)

@@ -5,6 +5,7 @@ half-created after an error."""
 
 import json
 import os
+import pty
 import re
 import subprocess
 
@@ -125,3 +126,51 @@ def test_vnumactl_errors(guest):
     p = subprocess.run([VNUMACTL, '--qmp', '/nonexistent.sock', 'nodes', 'vm1'],
                        capture_output=True, text=True)
     assert p.returncode == 5 and 'vm1' in p.stderr, p.stderr
+
+
+def ctl_on_pty(g, *args, timeout=300):
+    """Run vnumactl on @g with stderr on a pseudo-terminal (stdout piped);
+    return (exit status, stdout, what the terminal got)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([VNUMACTL, '--qmp', g.agent_sock, *args],
+                         stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    term = b''
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:         # EIO: the last writer closed it
+            break
+        if not chunk:
+            break
+        term += chunk
+    out, _ = p.communicate(timeout=timeout)
+    os.close(master)
+    return p.returncode, out, term.decode(errors='replace')
+
+
+def test_vnumactl_progress_only_on_a_terminal(guest):
+    """Long operations show their progress on a terminal, rewritten in
+    place, and say nothing of it when stderr is piped."""
+    g = guest
+    rc, out, term = ctl_on_pty(g, 'relayout', 'vm1', '--range',
+                               '0x20000000:128M:1', '--migrate', '--settle')
+    assert rc == 0, term + out
+    assert re.search(r'\rpending: \d+ pages \([^)]*\)\x1b\[K', term), term
+    assert 'pending:' not in out
+    rc, out, err = ctl(g, 'relayout', 'vm1', '--range', '0x20000000:128M:0',
+                       '--migrate', '--settle')
+    assert rc == 0, err + out
+    assert 'pending:' not in err and '\x1b' not in err, err
+
+    rc, out, err = ctl(g, 'node-add', 'vm1', '--node', '2', '--size', '256M')
+    assert rc == 0, err
+    rc, out, term = ctl_on_pty(g, 'node-remove', 'vm1', '--node', '2')
+    assert rc == 0, term + out
+    # The guest's reports while the node empties, if it sent any.
+    assert re.fullmatch(r'(\r(node 2: \S+ \S+ present)\x1b\[K)*\r?\n?', term) \
+        or 'node 2:' in term, repr(term)
+    rc, out, err = ctl(g, 'node-add', 'vm1', '--node', '2', '--size', '256M')
+    assert rc == 0, err
+    rc, out, err = ctl(g, 'node-remove', 'vm1', '--node', '2')
+    assert rc == 0 and 'node 2:' not in err, err
