@@ -12,13 +12,26 @@ virtio-numa device:
     vn.relayout([(0x20000000, 128 << 20, 1)], wait=True)
     vn.node_remove(2)
 
-Commands go through libvirt_qemu.qemuMonitorCommand(); completions come
-back as QEMU monitor events (qemuMonitorEventRegister), which need
-libvirt's event loop: Device starts one in a thread unless the caller
-registered its own.  Every failure raises Error with one line naming the
-domain, the node and QEMU's or the guest's reason.
+open_device() picks how: a domain whose device is libvirt's own (<memory
+model='virtio-numa'>), on a libvirt library that has virtio-numa's API,
+gets a TypedDevice: libvirt's virDomainNumaNodeAdd(), ...NodeRemove()
+and ...Relayout() do the work (libvirt checks, waits for the guest and
+keeps the domain XML; nothing taints the domain), and nodes() comes from
+the vnuma domain stats.  libvirt-python does not wrap these functions
+yet (its sources for libvirt 11.3 are not in Debian's archive), so
+TypedDevice calls them through ctypes, on the libvirt library that
+libvirt-python itself loaded.
+
+Otherwise, the fallback (stock libvirt, or the device on QEMU's command
+line), Device: commands go through libvirt_qemu.qemuMonitorCommand(),
+which marks the domain tainted; completions come back as QEMU monitor
+events (qemuMonitorEventRegister), which need libvirt's event loop:
+Device starts one in a thread unless the caller registered its own.
+Every failure raises Error with one line naming the domain, the node and
+QEMU's, libvirt's or the guest's reason.
 """
 
+import ctypes
 import json
 import threading
 import time
@@ -64,6 +77,10 @@ class Error(Exception):
 
 
 class Device:
+    """virtio-numa through QMP passthrough (the fallback)."""
+
+    passthrough = True
+
     def __init__(self, conn, domain, device='vnuma0', timeout=120):
         self.conn = conn
         self.dom = conn.lookupByName(domain) if isinstance(domain, str) else domain
@@ -187,3 +204,174 @@ class Device:
         if wait:
             self._complete(r['command-id'], 'relayout')
         return r['command-id']
+
+
+# --- libvirt's own API, through ctypes ---
+
+_STATS_VNUMA = 1 << 11              # VIR_DOMAIN_STATS_VNUMA
+_RELAYOUT_MIGRATE = 1 << 0          # VIR_DOMAIN_NUMA_RELAYOUT_MIGRATE
+_AFFECT_LIVE = 1                    # VIR_DOMAIN_AFFECT_LIVE
+
+
+def _libvirt_lib():
+    """The libvirt library libvirt-python loaded, if it has the API."""
+    try:
+        lib = ctypes.CDLL('libvirt.so.0')
+    except OSError:
+        return None
+    if not all(hasattr(lib, f) for f in ('virDomainNumaNodeAdd',
+                                         'virDomainNumaNodeRemove',
+                                         'virDomainNumaRelayout')):
+        return None
+    vp, u, i = ctypes.c_void_p, ctypes.c_uint, ctypes.c_int
+    for f, args in (('virDomainNumaNodeAdd', [vp, u, vp, i, u]),
+                    ('virDomainNumaNodeRemove', [vp, u, u]),
+                    ('virDomainNumaRelayout', [vp, u, vp, i, u])):
+        getattr(lib, f).argtypes = args
+        getattr(lib, f).restype = i
+    lib.virTypedParamsAddULLong.argtypes = [
+        ctypes.POINTER(vp), ctypes.POINTER(i), ctypes.POINTER(i),
+        ctypes.c_char_p, ctypes.c_ulonglong]
+    lib.virTypedParamsAddString.argtypes = [
+        ctypes.POINTER(vp), ctypes.POINTER(i), ctypes.POINTER(i),
+        ctypes.c_char_p, ctypes.c_char_p]
+    lib.virTypedParamsFree.argtypes = [vp, i]
+    lib.virGetLastErrorMessage.restype = ctypes.c_char_p
+    return lib
+
+
+def _dom_ptr(dom):
+    """The virDomainPtr inside a libvirt-python virDomain."""
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    get.restype = ctypes.c_void_p
+    return get(dom._o, b'virDomainPtr')
+
+
+class _Params:
+    """A virTypedParameter list built by libvirt's own helpers."""
+
+    def __init__(self, lib):
+        self.lib = lib
+        self.ptr = ctypes.c_void_p()
+        self.n = ctypes.c_int(0)
+        self.max = ctypes.c_int(0)
+
+    def ullong(self, name, value):
+        self._ok(self.lib.virTypedParamsAddULLong(
+            ctypes.byref(self.ptr), ctypes.byref(self.n),
+            ctypes.byref(self.max), name.encode(), value))
+
+    def string(self, name, value):
+        self._ok(self.lib.virTypedParamsAddString(
+            ctypes.byref(self.ptr), ctypes.byref(self.n),
+            ctypes.byref(self.max), name.encode(), value.encode()))
+
+    @staticmethod
+    def _ok(r):
+        if r < 0:
+            raise MemoryError('virTypedParamsAdd')
+
+    def free(self):
+        self.lib.virTypedParamsFree(self.ptr, self.n.value)
+
+
+def _id_list(ids):
+    return ','.join(str(i) for i in ids)
+
+
+class TypedDevice:
+    """virtio-numa through libvirt's own API (see the module's doc)."""
+
+    passthrough = False
+
+    def __init__(self, conn, domain, lib=None):
+        self.conn = conn
+        self.dom = conn.lookupByName(domain) if isinstance(domain, str) else domain
+        self.name = self.dom.name()
+        self.lib = lib or _libvirt_lib()
+        if not self.lib:
+            raise Error(f'{self.name}: this libvirt has no virtio-numa API',
+                        'libvirt')
+        self._ptr = _dom_ptr(self.dom)
+
+    def close(self):
+        pass
+
+    def _call(self, what, node, r):
+        if r < 0:
+            msg = self.lib.virGetLastErrorMessage() or b'unknown error'
+            where = self.name if node is None else f'{self.name}: node {node}'
+            raise Error(f'{where}: {what}: {msg.decode()}', 'libvirt')
+
+    def nodes(self):
+        """{cell: {'guest-node', 'online', 'added', 'present', 'managed',
+        'free', 'pending' (bytes), 'cpus'}}: the guest's last report, as
+        libvirt's vnuma stats give it."""
+        try:
+            [(_, st)] = self.conn.domainListGetStats([self.dom], _STATS_VNUMA)
+        except libvirt.libvirtError as e:
+            raise Error(f'{self.name}: vnuma stats: {e}', 'libvirt') from e
+        cells = {}
+        for i in range(st.get('vnuma.cell.count', 0)):
+            c = {k[len(f'vnuma.cell.{i}.'):]: v for k, v in st.items()
+                 if k.startswith(f'vnuma.cell.{i}.')}
+            cells[c['id']] = {
+                'guest-node': c['guest_node'], 'online': bool(c['online']),
+                'added': bool(c['added']), 'present': c['present'],
+                'managed': c['managed'], 'free': c['free'],
+                'pending': c['pending'], 'cpus': c.get('cpus', 0)}
+        return cells
+
+    def report(self):
+        """The guest reports on every change: its last report."""
+        return self.nodes()
+
+    def node_add(self, node, size, host_nodes=None, cpus=None):
+        if size % 1024:
+            raise Error(f'{self.name}: node {node}: libvirt takes sizes in '
+                        f'KiB: {size} is not a multiple of 1024', 'usage')
+        p = _Params(self.lib)
+        try:
+            p.ullong('size', size // 1024)
+            if host_nodes:
+                p.string('nodeset', _id_list(host_nodes))
+            if cpus:
+                p.string('cpus', _id_list(cpus))
+            self._call('node add', node, self.lib.virDomainNumaNodeAdd(
+                self._ptr, node, p.ptr, p.n, _AFFECT_LIVE))
+        finally:
+            p.free()
+        return self.nodes()
+
+    def node_remove(self, node):
+        self._call('node remove', node, self.lib.virDomainNumaNodeRemove(
+            self._ptr, node, _AFFECT_LIVE))
+        return self.nodes()
+
+    def relayout(self, ranges, migrate=False, wait=True):
+        """ranges: [(addr, size, cell)]; libvirt waits for each."""
+        for addr, size, node in ranges:
+            if size % 1024:
+                raise Error(f'{self.name}: libvirt takes sizes in KiB: '
+                            f'{size} is not a multiple of 1024', 'usage')
+            p = _Params(self.lib)
+            try:
+                p.ullong('start', addr)
+                p.ullong('size', size // 1024)
+                self._call('relayout', node, self.lib.virDomainNumaRelayout(
+                    self._ptr, node, p.ptr, p.n,
+                    _RELAYOUT_MIGRATE if migrate else 0))
+            finally:
+                p.free()
+
+
+def open_device(conn, domain, device='vnuma0', timeout=120):
+    """The device of @domain: a TypedDevice when libvirt has the API
+    and manages the device, else the QMP passthrough Device (whose
+    .passthrough is True: libvirt marks the domain tainted)."""
+    dom = conn.lookupByName(domain) if isinstance(domain, str) else domain
+    lib = _libvirt_lib()
+    if lib and "<memory model='virtio-numa'" in dom.XMLDesc(0):
+        return TypedDevice(conn, dom, lib)
+    return Device(conn, dom, device, timeout)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "qmp.h"
 
 int log_level = LOG_NOTICE;
 
@@ -60,6 +61,9 @@ void log_printf(int level, const char *fmt, ...)
 		/* vnumad's job threads log too: one line at a time. */
 		flockfile(stderr);
 		fprintf(stderr, "%s: %s", log_ident, log_prefix(level));
+		if (log_level >= LOG_DEBUG)
+			fprintf(stderr, "[%lld.%03lld] ", vn_now_ms() / 1000,
+				vn_now_ms() % 1000);
 		vfprintf(stderr, fmt, ap);
 		if (!*fmt || fmt[strlen(fmt) - 1] != '\n')
 			fputc('\n', stderr);

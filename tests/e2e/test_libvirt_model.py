@@ -26,6 +26,8 @@ pytestmark = pytest.mark.skipif(
 
 MiB = 1 << 20
 VNUMACTL = os.path.join(BUILD, 'host-agent', 'vnumactl')
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 @pytest.fixture
@@ -534,7 +536,7 @@ def test_vnumactl_on_the_typed_api(lv, files, tmp_path):
     assert taints(lv, 'vm1') == []
 
     # The system's libvirt library: the labelled fallback.
-    p = vnumactl(lv, 'nodes', 'vm1', ours=False)
+    p = vnumactl(lv, '--device', 'virtionuma0', 'nodes', 'vm1', ours=False)
     assert p.returncode == 0, p.stderr
     assert 'vm1: this libvirt has no virtio-numa API; falling back to QMP ' \
         'passthrough (libvirt marks the domain tainted)' in p.stderr, p.stderr
@@ -567,6 +569,69 @@ def test_vnumad_follows_a_typed_domain_untainted(lv, files, tmp_path):
         assert 'QMP passthrough' not in d.log()
     finally:
         assert d.stop() == 0
+    lv.virsh('destroy', 'vm1')
+    problems = log_problems(open(serial, errors='replace').read())
+    assert not problems, problems
+
+
+PY_TYPED = r'''
+import json, sys
+import libvirt, virtio_numa
+
+conn = libvirt.open(sys.argv[1])
+vn = virtio_numa.open_device(conn, 'vm1')
+out = {'class': type(vn).__name__, 'passthrough': vn.passthrough}
+out['boot'] = vn.nodes()
+out['added'] = vn.node_add(2, 256 << 20, cpus=[2])
+vn.relayout([(0x48000000, 128 << 20, 0)])
+out['relaid'] = vn.nodes()
+errors = []
+for call in (lambda: vn.node_add(2, 128 << 20),
+             lambda: vn.node_remove(3),
+             lambda: vn.relayout([(0x48000000, 100 << 20, 0)]),
+             lambda: vn.node_add(3, 1000)):
+    try:
+        call()
+        errors.append(None)
+    except virtio_numa.Error as e:
+        errors.append([e.kind, str(e)])
+out['errors'] = errors
+out['removed'] = vn.node_remove(2)
+print(json.dumps(out))
+'''
+
+
+def test_python_on_the_typed_api(lv, files, tmp_path):
+    """host-agent/python/virtio_numa.py, imported by a script as an
+    operator would, on our libvirt library: open_device() gives the
+    typed device, and node add, relayout and node remove go through
+    libvirt's API (ctypes: libvirt-python has no binding for it), with
+    libvirt's refusals raised as Error, and no taint."""
+    serial, ctl = start(lv, files, tmp_path)
+    env = ours_env()
+    env['PYTHONPATH'] = os.path.join(REPO, 'host-agent', 'python')
+    p = subprocess.run(['/usr/bin/python3', '-c', PY_TYPED, lv.uri],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out['class'] == 'TypedDevice' and not out['passthrough'], out
+    cells = {int(k): v for k, v in out['added'].items()}
+    assert cells[2]['added'] and cells[2]['present'] == 256 * MiB, cells
+    boot = {int(k): v for k, v in out['boot'].items()}
+    relaid = {int(k): v for k, v in out['relaid'].items()}
+    assert relaid[1]['present'] == boot[1]['present'] - 128 * MiB
+    assert relaid[0]['present'] == boot[0]['present'] + 128 * MiB
+    e = out['errors']
+    assert e[0][0] == 'libvirt' and "cell '2' has memory added already" \
+        in e[0][1], e
+    assert 'vm1: node 3: node remove: ' in e[1][1] and \
+        'has no memory added through virtio-numa' in e[1][1], e
+    assert 'vm1: node 0: relayout: ' in e[2][1], e
+    assert e[3] == ['usage', 'vm1: node 3: libvirt takes sizes in KiB: '
+                    '1000 is not a multiple of 1024'], e
+    removed = {int(k): v for k, v in out['removed'].items()}
+    assert not removed[2]['added'] and removed[2]['present'] == 0, removed
+    assert taints(lv, 'vm1') == []
     lv.virsh('destroy', 'vm1')
     problems = log_problems(open(serial, errors='replace').read())
     assert not problems, problems

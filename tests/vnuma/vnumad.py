@@ -63,10 +63,10 @@ class Vnumad:
             assert p.returncode == 0, p.stdout + p.stderr
         return p
 
-    def request(self, raw):
+    def request(self, raw, timeout=10):
         """Send @raw bytes on the control socket, return the answer."""
         s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
+        s.settimeout(timeout)
         s.connect(self.sock)
         s.sendall(raw)
         data = b''
