@@ -399,6 +399,19 @@ def test_migrate_with_added_cell(tmp_path, files):
   </numatune>
 """, xml)
         (tmp_path / 'dst.xml').write_text(xml)
+        # A host node the destination does not have, for the added cell:
+        # refused before anything moves, naming the node; vm1 runs on.
+        (tmp_path / 'bad.xml').write_text(xml.replace(
+            "<memnode cellid='2' mode='strict' nodeset='0'/>",
+            "<memnode cellid='2' mode='strict' nodeset='5'/>"))
+        p = src.virsh('migrate', '--live', 'vm1', dst.uri,
+                      '--xml', str(tmp_path / 'bad.xml'),
+                      '--migrateuri', f'tcp://127.0.0.1:{free_port()}',
+                      timeout=300, check=False)
+        assert p.returncode == 1 and 'NUMA node 5 is unavailable' in \
+            p.stderr, p.stderr
+        assert src.virsh('domstate', 'vm1').stdout.strip() == 'running'
+        assert 'vm1' not in dst.virsh('list', '--all', '--name').stdout.split()
         src.virsh('migrate', '--live', 'vm1', dst.uri,
                   '--xml', str(tmp_path / 'dst.xml'),
                   '--migrateuri', f'tcp://127.0.0.1:{free_port()}', timeout=300)
