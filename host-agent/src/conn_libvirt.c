@@ -300,6 +300,18 @@ static int lv_check(struct lv_conn *lv, struct vn_err *err)
 	return 0;
 }
 
+/* CLOCK_MONOTONIC @ms from now, for pthread_cond_timedwait(). */
+static void monotonic_after(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 /* One virDomainQemuMonitorCommand(), shared with the thread running it. */
 struct lv_call {
 	pthread_mutex_t lock;
@@ -409,13 +421,7 @@ static bool lv_call_wait(struct lv_call *call, int timeout_ms)
 		lv_call_run(call);
 		return true;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	monotonic_after(&ts, timeout_ms);
 	pthread_mutex_lock(&call->lock);
 	r = 0;
 	while (!call->done && r != ETIMEDOUT)
@@ -505,13 +511,7 @@ static int lv_next_event_shared(struct lv_conn *lv, int timeout_ms,
 		left = vn_left_ms(deadline);
 		if (!left)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		monotonic_after(&ts, left);
 		pthread_cond_timedwait(&lv->cond, &lv->lock, &ts);
 	}
 	pthread_mutex_unlock(&lv->lock);

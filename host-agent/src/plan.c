@@ -341,7 +341,6 @@ struct json_object *vn_plan_to_json(const char *domain,
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *nodes = json_object_new_array();
-	struct json_object *ranges = json_object_new_array();
 	char home[64];
 	size_t i;
 
@@ -364,20 +363,29 @@ struct json_object *vn_plan_to_json(const char *domain,
 				       json_object_new_uint64(pn->want));
 		json_object_array_add(nodes, n);
 	}
-	for (i = 0; i < p->nr; i++) {
-		struct json_object *r = json_object_new_object();
-
-		json_object_object_add(r, "addr",
-				json_object_new_uint64(p->ranges[i].addr));
-		json_object_object_add(r, "size",
-				json_object_new_uint64(p->ranges[i].size));
-		json_object_object_add(r, "node",
-				json_object_new_int64(p->ranges[i].node));
-		json_object_array_add(ranges, r);
-	}
 	json_object_object_add(o, "nodes", nodes);
-	json_object_object_add(o, "ranges", ranges);
+	json_object_object_add(o, "ranges", vn_ranges_json(p->ranges, p->nr));
 	return o;
+}
+
+/* [{"addr": ..., "size": ..., "node": ...}, ...] */
+struct json_object *vn_ranges_json(const struct vn_range *r, size_t nr)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "addr",
+				       json_object_new_uint64(r[i].addr));
+		json_object_object_add(o, "size",
+				       json_object_new_uint64(r[i].size));
+		json_object_object_add(o, "node",
+				       json_object_new_int64(r[i].node));
+		json_object_array_add(a, o);
+	}
+	return a;
 }
 
 /* --- the host --- */

@@ -75,6 +75,7 @@ const char *vn_host_set_str(const uint64_t *set, char *buf, size_t len);
 void vn_plan_print(FILE *f, const char *domain, const struct vn_plan *plan);
 struct json_object *vn_plan_to_json(const char *domain,
 				    const struct vn_plan *plan);
+struct json_object *vn_ranges_json(const struct vn_range *r, size_t nr);
 
 /* Host memory per host NUMA node, from sysfs nodeN/meminfo. */
 struct vn_host_node {

@@ -381,8 +381,6 @@ struct json_object *vn_policy_move_json(const struct vn_pol_move *m,
 					const char *guest)
 {
 	struct json_object *o = json_object_new_object();
-	struct json_object *ranges = json_object_new_array();
-	size_t i;
 
 	json_object_object_add(o, "domain", json_object_new_string(guest));
 	json_object_object_add(o, "from-node",
@@ -393,17 +391,6 @@ struct json_object *vn_policy_move_json(const struct vn_pol_move *m,
 	json_object_object_add(o, "to-host-node",
 			       json_object_new_int64(m->to_host));
 	json_object_object_add(o, "bytes", json_object_new_uint64(m->bytes));
-	for (i = 0; i < m->nr; i++) {
-		struct json_object *r = json_object_new_object();
-
-		json_object_object_add(r, "addr",
-				json_object_new_uint64(m->ranges[i].addr));
-		json_object_object_add(r, "size",
-				json_object_new_uint64(m->ranges[i].size));
-		json_object_object_add(r, "node",
-				json_object_new_int64(m->ranges[i].node));
-		json_object_array_add(ranges, r);
-	}
-	json_object_object_add(o, "ranges", ranges);
+	json_object_object_add(o, "ranges", vn_ranges_json(m->ranges, m->nr));
 	return o;
 }
