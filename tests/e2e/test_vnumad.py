@@ -326,7 +326,7 @@ def test_vnumad_bad_input(tmp_path):
         # SIGHUP: a bad file changes nothing, a good one applies.
         d.write_conf(open(d.conf).read() + 'rebalance = sometimes\n')
         d.proc.send_signal(signal.SIGHUP)
-        d.wait_log(r"reload: .*:4: 'sometimes' is not off, dry-run or "
+        d.wait_log(r"reload: .*:\d+: 'sometimes' is not off, dry-run or "
                    r"apply; keeping the old configuration")
         assert d.request(b'{"execute": "status"}\n')['return'][
             'rebalance'] == 'off'
