@@ -157,8 +157,12 @@ class PrivateLibvirt:
         with open(os.path.join(self.dir, 'etc', conf), 'w') as f:
             f.write(f'unix_sock_dir = "{self.sock_dir}"\n'
                     'auth_unix_rw = "none"\nauth_unix_ro = "none"\n'
-                    f'host_uuid = "{uuid.uuid4()}"\n'
-                    'log_outputs = "3:stderr"\n')
+                    f'host_uuid = "{uuid.uuid4()}"\n' +
+                    # VNUMA_LV_LOG: the daemon's logging settings in
+                    # place of errors on stderr, e.g. log_filters and a
+                    # log_outputs file, to see where time goes.
+                    os.environ.get('VNUMA_LV_LOG',
+                                   'log_outputs = "3:stderr"\n'))
         with open(os.path.join(self.dir, 'etc', 'qemu.conf'), 'w') as f:
             f.write(QEMU_CONF_OURS if self.daemon == 'ours' else QEMU_CONF)
         hook_dir = os.path.join(self.dir, 'etc', 'hooks', 'qemu.d')
@@ -175,6 +179,17 @@ class PrivateLibvirt:
         # directories, created outside like any package would.
         cmds = [f'mkdir -p {path} && mount --bind {self.dir}/{d} {path}'
                 for d, path in STATE_DIRS.items()]
+        # Our domains run on TCG (type='qemu').  Where /dev/kvm exists
+        # but only root may open it, QEMU probed as root reports KVM
+        # while libvirt finds it unusable for libvirt-qemu, so every
+        # lookup of the capabilities throws them away and probes QEMU
+        # again: 30 probes, a minute, before a domain could start.  An
+        # empty file in its place gives the daemon a host without KVM.
+        if os.path.exists('/dev/kvm'):
+            nokvm = os.path.join(self.dir, 'no-kvm')
+            open(nokvm, 'w').close()
+            os.chmod(nokvm, 0o600)
+            cmds.append(f'mount --bind {nokvm} /dev/kvm')
         # libvirt 9.0 wants a libvirt-qemu user and group, even for root.
         for db, line in (('passwd', 'libvirt-qemu:x:64055:64055::/:/bin/false'),
                          ('group', 'libvirt-qemu:x:64055:')):
