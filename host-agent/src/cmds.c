@@ -85,7 +85,7 @@ static void use_typed(struct vn_dev *d)
 	virDomainPtr dom = conn_libvirt_domain(d->conn);
 	char why[256];
 
-	if (lvt_usable(dom, why, sizeof(why))) {
+	if (lvt_usable(dom, NULL, why, sizeof(why))) {
 		d->typed = dom;
 		vn_log(LOG_INFO, "%s: through libvirt's virtio-numa API",
 		       d->domain);

@@ -32,6 +32,7 @@
 
 #include "conn.h"
 #include "conn_libvirt.h"
+#include "lock.h"
 #include "log.h"
 #include "qmp.h"
 
@@ -205,13 +206,13 @@ static void lv_on_event(virConnectPtr conn, virDomainPtr dom,
 	ev = lv_event_new(event, seconds, micros, details);
 	if (ev)
 		vn_log(LOG_DEBUG, "<- %s", qmp_json_str(ev));
-	pthread_mutex_lock(&lv->lock);
+	vn_mutex_lock(&lv->lock);
 	if (!ev || qmp_queue_push(&lv->events, ev)) {
 		json_object_put(ev);
 		lv->nomem = true;
 	}
 	pthread_cond_signal(&lv->cond);
-	pthread_mutex_unlock(&lv->lock);
+	vn_mutex_unlock(&lv->lock);
 }
 
 static int lv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
@@ -221,10 +222,10 @@ static int lv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 
 	(void)conn;
 	(void)dom;
-	pthread_mutex_lock(&lv->lock);
+	vn_mutex_lock(&lv->lock);
 	if (event == VIR_DOMAIN_EVENT_STOPPED && !lv->stopped)
 		lv->stopped = 1 + detail;
-	pthread_mutex_unlock(&lv->lock);
+	vn_mutex_unlock(&lv->lock);
 	return 0;
 }
 
@@ -233,10 +234,10 @@ static void lv_on_close(virConnectPtr conn, int reason, void *opaque)
 	struct lv_conn *lv = opaque;
 
 	(void)conn;
-	pthread_mutex_lock(&lv->lock);
+	vn_mutex_lock(&lv->lock);
 	if (!lv->closed)
 		lv->closed = 1 + reason;
-	pthread_mutex_unlock(&lv->lock);
+	vn_mutex_unlock(&lv->lock);
 }
 
 static void lv_on_timer(int timer, void *opaque)
@@ -286,6 +287,7 @@ const char *conn_libvirt_stop_reason(int detail)
 /* Whatever the callbacks saw go wrong: 0, or -1 and @err; @lock held. */
 static int lv_check(struct lv_conn *lv, struct vn_err *err)
 {
+	vn_assert_held(&lv->lock);
 	if (lv->nomem)
 		return vn_err_set(err, VN_ERR_IO, "out of memory: a QEMU "
 				  "event from libvirt was lost"), -1;
@@ -457,10 +459,10 @@ static int lv_execute(struct vn_conn *c, struct json_object *cmd,
 	if (!call)
 		return vn_err_set(err, VN_ERR_IO, "out of memory"), -1;
 	done = lv_call_wait(call, lv->timeout_ms);
-	pthread_mutex_lock(&lv->lock);
+	vn_mutex_lock(&lv->lock);
 	closed = lv->closed;
 	stopped = lv->stopped;
-	pthread_mutex_unlock(&lv->lock);
+	vn_mutex_unlock(&lv->lock);
 	if (!done) {
 		snprintf(lv->stuck, sizeof(lv->stuck), "%s", name);
 		vn_err_set(err, VN_ERR_IO, "no reply to %s within %.1f s "
@@ -497,7 +499,7 @@ static int lv_next_event_shared(struct lv_conn *lv, int timeout_ms,
 	struct timespec ts;
 	int left, r = 0;
 
-	pthread_mutex_lock(&lv->lock);
+	vn_mutex_lock(&lv->lock);
 	for (;;) {
 		if (lv->events.len) {
 			*ev = qmp_queue_take(&lv->events, 0);
@@ -514,7 +516,7 @@ static int lv_next_event_shared(struct lv_conn *lv, int timeout_ms,
 		monotonic_after(&ts, left);
 		pthread_cond_timedwait(&lv->cond, &lv->lock, &ts);
 	}
-	pthread_mutex_unlock(&lv->lock);
+	vn_mutex_unlock(&lv->lock);
 	return r;
 }
 
@@ -532,11 +534,11 @@ static int lv_next_event(struct vn_conn *c, int timeout_ms,
 	if (lv->shared)
 		return lv_next_event_shared(lv, timeout_ms, ev, err);
 	for (;;) {
-		pthread_mutex_lock(&lv->lock);
+		vn_mutex_lock(&lv->lock);
 		if (lv->events.len)
 			*ev = qmp_queue_take(&lv->events, 0);
 		r = *ev ? 1 : lv_check(lv, err);
-		pthread_mutex_unlock(&lv->lock);
+		vn_mutex_unlock(&lv->lock);
 		if (r)
 			return r;
 		left = vn_left_ms(deadline);
@@ -708,7 +710,7 @@ static struct lv_conn *lv_new(const char *uri, const char *domain,
 
 	if (!lv)
 		return NULL;
-	pthread_mutex_init(&lv->lock, NULL);
+	vn_mutex_init(&lv->lock);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&lv->cond, &ca);
@@ -806,11 +808,11 @@ void conn_shared_stopped(struct vn_conn *c, int detail)
 {
 	struct lv_conn *lv = c->priv;
 
-	pthread_mutex_lock(&lv->lock);
+	vn_mutex_lock(&lv->lock);
 	if (!lv->stopped)
 		lv->stopped = 1 + detail;
 	pthread_cond_signal(&lv->cond);
-	pthread_mutex_unlock(&lv->lock);
+	vn_mutex_unlock(&lv->lock);
 }
 
 int lv_global_init(struct vn_err *err)

@@ -32,6 +32,7 @@
 #include "jsonx.h"
 #include "lvtyped.h"
 #include "log.h"
+#include "lock.h"
 #include "metrics.h"
 #include "plan.h"
 #include "policy.h"
@@ -78,12 +79,12 @@ static const char *lv_err(void)
  */
 static void vnd_lock(struct vnd *d)
 {
-	pthread_mutex_lock(&d->lock);
+	vn_mutex_lock(&d->lock);
 }
 
 static void vnd_unlock(struct vnd *d)
 {
-	pthread_mutex_unlock(&d->lock);
+	vn_mutex_unlock(&d->lock);
 }
 
 /* --- domains --- */
@@ -153,6 +154,7 @@ static void dom_remove(struct vnd *d, struct vnd_domain *dm)
 {
 	struct vnd_domain **p;
 
+	vn_assert_held(&d->lock);
 	if (dm->busy) {
 		dm->gone = true;
 		return;
@@ -509,9 +511,10 @@ static void dev_close(struct vnd_job *job, struct vn_dev *dev)
 }
 
 /* d->lock held. */
-static void dom_error_locked(struct vnd_domain *dm, int level,
-			     struct vn_err *err)
+static void dom_error_locked(struct vnd *d, struct vnd_domain *dm,
+			     int level, struct vn_err *err)
 {
+	vn_assert_held(&d->lock);
 	if (strcmp(dm->last_error, err->msg))
 		vn_log(level, "%s", err->msg);
 	snprintf(dm->last_error, sizeof(dm->last_error), "%s", err->msg);
@@ -520,7 +523,7 @@ static void dom_error_locked(struct vnd_domain *dm, int level,
 static void dom_error(struct vnd_job *job, int level, struct vn_err *err)
 {
 	vnd_lock(job->d);
-	dom_error_locked(job->dm, level, err);
+	dom_error_locked(job->d, job->dm, level, err);
 	vnd_unlock(job->d);
 }
 
@@ -540,26 +543,26 @@ static void dom_keep_info(struct vnd_job *job, struct vn_info *info)
 }
 
 /*
- * Does the domain's definition show a virtio-numa device: libvirt's own
- * memory model, or (stock libvirt) the device on QEMU's command line?
- * Asked before any QMP: libvirt marks a domain that gets a monitor
- * command behind its back as tainted (custom-monitor), so a domain
- * without the device must never get one.
+ * The domain's definition if it shows a virtio-numa device (libvirt's
+ * own memory model, or with stock libvirt the device on QEMU's command
+ * line), else NULL.  Asked before any QMP: libvirt marks a domain that
+ * gets a monitor command behind its back as tainted (custom-monitor),
+ * so a domain without the device must never get one.
  */
-static bool dom_shows_device(struct vnd_job *job)
+static char *dom_device_xml(struct vnd_job *job)
 {
 	char *xml = virDomainGetXMLDesc(job->dom, 0);
-	bool shows;
 
 	if (!xml) {
 		vn_log(LOG_WARNING, "%s: cannot read its definition: %s",
 		       job->dm->name, lv_err());
-		return false;
+		return NULL;
 	}
-	shows = strstr(xml, "<memory model='virtio-numa'") ||
-		strstr(xml, "virtio-numa-pci");
+	if (strstr(xml, "<memory model='virtio-numa'") ||
+	    strstr(xml, "virtio-numa-pci"))
+		return xml;
 	free(xml);
-	return shows;
+	return NULL;
 }
 
 static void dom_set_device(struct vnd_job *job, const char *id)
@@ -602,15 +605,20 @@ static void dom_check(struct vnd_job *job)
 	struct vn_info info;
 	struct vn_err err;
 	struct vn_dev dev;
+	char *xml;
+	bool typed;
 
 	dm->typed = false;	/* written by the domain's job alone */
-	if (!dom_shows_device(job)) {
+	xml = dom_device_xml(job);
+	if (!xml) {
 		dom_set_device(job, "");
 		vn_log(LOG_INFO, "%s: no virtio-numa device in its definition",
 		       dm->name);
 		return;
 	}
-	if (lvt_usable(job->dom, err.msg, sizeof(err.msg))) {
+	typed = lvt_usable(job->dom, xml, err.msg, sizeof(err.msg));
+	free(xml);
+	if (typed) {
 		/* libvirt's own device: its API, never the monitor. */
 		dm->typed = true;
 		dom_set_device(job, "virtio-numa");
@@ -1021,6 +1029,7 @@ static struct vnd_job *job_new(struct vnd *d, struct vnd_domain *dm,
 {
 	struct vnd_job *job;
 
+	vn_assert_held(&d->lock);
 	if (!dm->dom || (dm->busy && !(run && dm->held == run)))
 		return NULL;
 	job = calloc(1, sizeof(*job));
@@ -1060,6 +1069,7 @@ static int job_run(struct vnd *d, struct vnd_job *job)
 	pthread_t thread;
 	int r;
 
+	vn_assert_held(&d->lock);
 	virConnectRef(d->conn);
 	job->conn = d->conn;
 	virDomainRef(job->dm->dom);
@@ -1201,6 +1211,7 @@ static void run_decide(struct vnd *d, struct vnd_run *run)
 	struct vn_err err;
 	size_t i, nr_g = 0, nr_hn = 0;
 
+	vn_assert_held(&d->lock);
 	run->decided = true;
 	run->res = malloc(sizeof(*run->res));
 	if (!g || !homes || !run->res) {
@@ -1273,6 +1284,7 @@ static void vnd_rebalance(struct vnd *d, const char *only, bool apply,
 	enum vnd_job_kind kind = policy == VND_POLICY_BINDING ? JOB_PLAN :
 				 JOB_GATHER;
 
+	vn_assert_held(&d->lock);
 	if (run) {
 		run->f = open_memstream(&run->text, &run->len);
 		run->out = json_object_new_object();
@@ -1326,6 +1338,7 @@ static void vnd_rebalance(struct vnd *d, const char *only, bool apply,
 /* d->lock held. */
 static void vnd_rebalance_timed(struct vnd *d)
 {
+	vn_assert_held(&d->lock);
 	if (d->cfg.rebalance == VND_REBALANCE_OFF ||
 	    vn_now_ms() < d->next_rebalance_ms || !d->conn)
 		return;
@@ -1542,6 +1555,7 @@ static void export_metrics(struct vnd *d, FILE *f)
 /* The export file and the metrics, each whole.  d->lock held. */
 static void vnd_export(struct vnd *d)
 {
+	vn_assert_held(&d->lock);
 	d->export_due = false;
 	if (*d->cfg.export_path)
 		write_whole(d->cfg.export_path, export_json, d);
@@ -1999,7 +2013,7 @@ int vnd_start(struct vnd *d)
 	d->listen_fd = d->signal_fd = -1;
 	d->listen_watch = d->signal_watch = d->tick = -1;
 	d->done_fd[0] = d->done_fd[1] = d->done_watch = -1;
-	pthread_mutex_init(&d->lock, NULL);
+	vn_mutex_init(&d->lock);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

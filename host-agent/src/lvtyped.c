@@ -45,9 +45,9 @@ static void lvt_lookup(void)
 	*(void **)&api.relayout = dlsym(RTLD_DEFAULT, "virDomainNumaRelayout");
 }
 
-bool lvt_usable(virDomainPtr dom, char *why, size_t len)
+bool lvt_usable(virDomainPtr dom, const char *xml, char *why, size_t len)
 {
-	char *xml;
+	char *own = NULL;
 	bool typed;
 
 	lvt_lookup();
@@ -55,13 +55,14 @@ bool lvt_usable(virDomainPtr dom, char *why, size_t len)
 		snprintf(why, len, "this libvirt has no virtio-numa API");
 		return false;
 	}
-	xml = virDomainGetXMLDesc(dom, 0);
+	if (!xml)
+		xml = own = virDomainGetXMLDesc(dom, 0);
 	if (!xml) {
 		snprintf(why, len, "cannot read the domain's definition");
 		return false;
 	}
 	typed = strstr(xml, "<memory model='virtio-numa'");
-	free(xml);
+	free(own);
 	if (!typed)
 		snprintf(why, len, "the device is on QEMU's command line, not "
 			 "libvirt's <memory model='virtio-numa'>");

@@ -19,8 +19,11 @@
 
 #include "vnuma.h"
 
-/* Can @dom be driven through the typed API?  Says why not in @why. */
-bool lvt_usable(virDomainPtr dom, char *why, size_t len);
+/*
+ * Can @dom be driven through the typed API?  Says why not in @why.
+ * @xml: its definition if the caller has it, else NULL (read here).
+ */
+bool lvt_usable(virDomainPtr dom, const char *xml, char *why, size_t len);
 
 enum vn_result lvt_query(virDomainPtr dom, struct vn_info *info,
 			 struct vn_err *err);

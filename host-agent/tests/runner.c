@@ -28,7 +28,8 @@ bool t_check(bool ok, const char *file, int line, const char *fmt, ...)
 
 static const struct test *const suites[] = {
 	size_tests, status_tests, qmpproto_tests, vnproto_tests,
-	qmp_io_tests, vnuma_tests, libvirt_tests, plan_tests, daemon_tests, policy_tests,
+	qmp_io_tests, vnuma_tests, libvirt_tests, plan_tests, daemon_tests,
+	policy_tests, lock_tests,
 };
 
 int main(int argc, char **argv)

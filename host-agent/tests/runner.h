@@ -57,5 +57,6 @@ extern const struct test libvirt_tests[];
 extern const struct test plan_tests[];
 extern const struct test daemon_tests[];
 extern const struct test policy_tests[];
+extern const struct test lock_tests[];
 
 #endif /* VN_TEST_RUNNER_H */
