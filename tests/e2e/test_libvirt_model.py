@@ -245,6 +245,84 @@ def test_node_add_remove_with_virsh(lv, files, tmp_path):
     assert not problems, problems
 
 
+def vcpu_affinity(lv, name):
+    """{vCPU: set of host CPUs its thread may run on}, as virsh vcpuinfo
+    reads them from the threads (sched_getaffinity)."""
+    out = lv.virsh('vcpuinfo', name).stdout
+    res = {}
+    for vcpu, mask in re.findall(r'^VCPU:\s+(\d+)$.*?^CPU Affinity:\s+(\S+)$',
+                                 out, re.M | re.S):
+        res[int(vcpu)] = {i for i, c in enumerate(mask) if c == 'y'}
+    return res
+
+
+def vcpupins(lv, name):
+    """{vCPU: cpuset} of the live <vcpupin>s of @name."""
+    xml = lv.virsh('dumpxml', name).stdout
+    return {int(v): c for v, c in
+            re.findall(r"<vcpupin vcpu='(\d+)' cpuset='([^']+)'/>", xml)}
+
+
+def test_vcpus_follow_an_added_cell(lv, files, tmp_path):
+    """A vCPU numa-node-add moves into a cell bound to host nodes runs on
+    those nodes' CPUs (a live <vcpupin>, the thread's affinity, a tunable
+    event) until the cell is removed, when it gets the domain's default
+    back; a vCPU the operator pinned keeps its pinning throughout."""
+    node0 = node_list(open('/sys/devices/system/node/node0/cpulist').read())
+    assert len(node0) >= 2, f'host node 0 has CPUs {node0}: the test needs 2'
+    default = max(node0)
+    serial, ctl = start(lv, files, tmp_path, vcpu_cpuset=str(default))
+    assert vcpu_affinity(lv, 'vm1') == {0: {default}, 1: {default}, 2: {default}}
+    # The operator pins vCPU 1 to another CPU.
+    other = min(node0)
+    lv.virsh('vcpupin', 'vm1', '1', str(other), '--live')
+    assert vcpupins(lv, 'vm1') == {1: str(other)}
+
+    events = subprocess.Popen(
+        [lv.virsh_path, '-c', lv.uri, 'event', 'vm1', '--event', 'tunable',
+         '--loop', '--timeout', '120'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=lv.env)
+    time.sleep(1)
+    lv.virsh('numa-node-add', 'vm1', '2', '--size', '256M', '--nodeset', '0',
+             '--cpus', '1-2')
+    new = nodes_with_memory(ctl) - {0, 1}
+    assert len(new) == 1
+    g2 = new.pop()
+    assert guest(ctl, f'cat /sys/devices/system/node/node{g2}/cpulist') == '1-2'
+
+    # vCPU 2 had the default: it runs next to the cell's memory now.
+    # vCPU 1 keeps the operator's pinning.
+    span = lv.virsh('vcpupin', 'vm1', '2', '--live').stdout
+    node0_str = re.search(r'^\s*2\s+(\S+)\s*$', span, re.M).group(1)
+    assert set(node_list(node0_str)) == set(node0), span
+    assert vcpupins(lv, 'vm1') == {1: str(other), 2: node0_str}
+    assert vcpu_affinity(lv, 'vm1') == {0: {default}, 1: {other},
+                                        2: set(node0)}
+    assert cell_records(lv, 'vm1') == [
+        "id='2' memory='262144' unit='KiB' memdev='vnuma-cell2' nodeset='0' "
+        "cpus='1-2' pinned='2'"]
+
+    # The record survives a daemon restart.
+    lv.stop(keep_domains=True)
+    lv.start()
+    assert cell_records(lv, 'vm1')[0].endswith("cpus='1-2' pinned='2'")
+
+    lv.virsh('numa-node-remove', 'vm1', '2')
+    assert nodes_with_memory(ctl) == {0, 1}
+    assert vcpupins(lv, 'vm1') == {1: str(other)}
+    assert vcpu_affinity(lv, 'vm1') == {0: {default}, 1: {other},
+                                        2: {default}}
+    events.terminate()
+    out = events.communicate(timeout=30)[0]
+    assert f'cputune.vcpupin2: {node0_str}' in out, out
+
+    assert taints(lv, 'vm1') == []
+    lv.virsh('destroy', 'vm1')
+    problems = log_problems(open(serial, errors='replace').read())
+    assert not problems, problems
+
+
 def memnodes(lv, name, *flags):
     """The <memnode>s of @name's XML, as attribute strings."""
     xml = lv.virsh('dumpxml', name, *flags).stdout

@@ -271,7 +271,7 @@ class PrivateLibvirt:
 
 def domain_xml(name, serial_log, flavour='debug', vnuma='id=vnuma0,region-size=2G',
                append='', ctl=None, typed=False, region_mib=2048, block_mib=None,
-               kernel=None, initrd=None, emulator=None):
+               kernel=None, initrd=None, emulator=None, vcpu_cpuset=None):
     """A domain with nodes 0 (1 GiB, vCPUs 0-1) and 1 (512 MiB, vCPU 2)
     and the empty nodes 2 and 3, booting our kernel directly.  With
     @ctl, the guest's command channel listens on that socket
@@ -283,7 +283,8 @@ def domain_xml(name, serial_log, flavour='debug', vnuma='id=vnuma0,region-size=2
     if given), nothing on QEMU's command line behind libvirt's back.
     Otherwise (any libvirt, the fallback): the device and the empty
     nodes on QEMU's command line, with options @vnuma.  @kernel, @initrd
-    and @emulator default to the build's (see DomainFiles)."""
+    and @emulator default to the build's (see DomainFiles).  @vcpu_cpuset:
+    the host CPUs vCPUs without a <vcpupin> run on."""
     channel = (f"""    <channel type='unix'>
       <source mode='bind' path='{ctl}'/>
       <target type='virtio' name='org.virtio-numa.ctl'/>
@@ -327,7 +328,7 @@ def domain_xml(name, serial_log, flavour='debug', vnuma='id=vnuma0,region-size=2
   <name>{name}</name>
   <maxMemory slots='2' unit='MiB'>5632</maxMemory>
   <memory unit='MiB'>1536</memory>
-  <vcpu>3</vcpu>
+  <vcpu{f" cpuset='{vcpu_cpuset}'" if vcpu_cpuset else ''}>3</vcpu>
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>{kernel or kernel_path(flavour)}</kernel>
