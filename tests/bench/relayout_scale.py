@@ -37,7 +37,7 @@ def one_guest(total, size, runs, flavour):
     """Boot a guest of @total bytes; return the medians (seconds) of
     relayouts of @size to node 1 and back."""
     node0 = total - 512 * MiB
-    topo = Topology([Node(node0 // MiB, [0]), Node(512, [1])])
+    topo = Topology([Node(node0 // MiB, [0]), Node(512, [1])], noreserve=True)
     top0 = node0 + (4 * GiB - LOW)      # RAM above 4 GiB ends here
     start = 4 * GiB + 256 * MiB
     assert start + size <= top0, \

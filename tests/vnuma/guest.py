@@ -85,6 +85,9 @@ class Topology:
     nodes: list
     maxmem_mib: int = 0      # > 0: room for memory hotplug (needs slots)
     slots: int = 0
+    # Guests larger than the host: backends without a swap reservation
+    # (reserve=off), which the host's overcommit heuristic would refuse.
+    noreserve: bool = False
 
     @property
     def ncpus(self):
@@ -106,7 +109,8 @@ class Topology:
             spec = f'node,nodeid={i}'
             if n.mem_mib:
                 args += ['-object',
-                         f'memory-backend-ram,id=ram-node{i},size={n.mem_mib}M']
+                         f'memory-backend-ram,id=ram-node{i},size={n.mem_mib}M'
+                         + (',reserve=off' if self.noreserve else '')]
                 spec += f',memdev=ram-node{i}'
             for c in n.cpus:
                 spec += f',cpus={c}'
