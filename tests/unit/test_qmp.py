@@ -7,11 +7,12 @@ import os
 import socket
 import sys
 import threading
+import time
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from vnuma.qmp import QMP, QMPError  # noqa: E402
+from vnuma.qmp import QMP, QEMUExited, QMPError  # noqa: E402
 
 
 def serve(path, script):
@@ -61,3 +62,20 @@ def test_usable_after_event_timeout(tmp_path):
     with pytest.raises(QMPError, match='no'):
         q.cmd('fourth')
     q.close()
+
+
+def test_connect_stops_when_qemu_is_gone(tmp_path):
+    """A QEMU that exited at start (a socket file nobody listens on, or
+    none at all) ends the wait at once, not after the whole timeout."""
+    path = str(tmp_path / 'qmp.sock')
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(path)
+    dead.close()
+    for p in (path, str(tmp_path / 'none.sock')):
+        t0 = time.monotonic()
+        with pytest.raises(QEMUExited):
+            QMP(p, timeout=30, alive=lambda: False)
+        assert time.monotonic() - t0 < 5
+    # While QEMU lives, the wait lasts the timeout.
+    with pytest.raises(ConnectionRefusedError):
+        QMP(path, timeout=0.3, alive=lambda: True)

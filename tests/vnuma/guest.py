@@ -18,7 +18,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
-from .qmp import QMP
+from .qmp import QMP, QEMUExited
 
 CACHE = os.environ.get('VNUMA_CACHE',
                        os.path.expanduser('~/.cache/virtio-numa'))
@@ -352,7 +352,12 @@ class Guest:
         self.stderr = open(os.path.join(self.dir, 'qemu.stderr'), 'wb')
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.stderr, stderr=self.stderr)
-        self.qmp = QMP(self.qmp_path)
+        try:
+            self.qmp = QMP(self.qmp_path,
+                           alive=lambda: self.proc.poll() is None)
+        except QEMUExited:
+            raise GuestError(f'QEMU exited ({self.proc.poll()}) at start: '
+                             f'{self.stderr_text().strip()}') from None
         self.ctl = Ctl(self.ctl_path, alive=lambda: self.proc.poll() is None)
         if not self.incoming:
             self.wait_console('VNUMA-READY', self.boot_timeout)

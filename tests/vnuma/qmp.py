@@ -16,8 +16,15 @@ class QMPError(Exception):
         super().__init__(f'{cmd}: {self.klass}: {self.desc}')
 
 
+class QEMUExited(Exception):
+    """QEMU exited before its QMP socket answered."""
+
+
 class QMP:
-    def __init__(self, path, timeout=30.0):
+    def __init__(self, path, timeout=30.0, alive=None):
+        """Connect to QEMU's QMP socket at @path, waiting up to @timeout
+        s for QEMU to listen; @alive() False (QEMU exited) ends the wait
+        at once with QEMUExited."""
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         deadline = time.monotonic() + timeout
         while True:
@@ -25,6 +32,9 @@ class QMP:
                 self.sock.connect(path)
                 break
             except (FileNotFoundError, ConnectionRefusedError):
+                if alive and not alive():
+                    raise QEMUExited(f'QEMU exited before {path} '
+                                     'answered') from None
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
