@@ -9,9 +9,8 @@ moves SIZE (default 1 GiB) of node 0's memory to node 1 and back, idle,
 the range always at the same place in node 0's zone above 4 GiB: it
 starts 256 MiB into it.  Prints the median of each direction per guest,
 the pages left pending, and each guest's time over the smallest guest's
-(goal: within +-10 %).  Guest memory is allocated lazily by QEMU, so 48 GiB guests run
-on this machine; under TCG their boot (memmap initialisation) takes a
-while.
+(goal: within +-10 %).  QEMU allocates guest memory lazily and without
+a swap reservation (reserve=off), so 48 GiB guests run on a 24 GiB host.
 
 usage: tests/bench/relayout_scale.py [--runs N] [--guests 4G,16G,48G]
                                      [--size 1G] [--flavour F]
