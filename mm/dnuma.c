@@ -106,6 +106,48 @@ DEFINE_PER_CPU(unsigned long, dnuma_lookups);
 /* The longest any pageblock step kept IRQs off, in ns.  dnuma_lock. */
 u64 dnuma_irqoff_max_ns;
 
+u64 dnuma_phase_ns[DNUMA_NR_PHASES];
+const char * const dnuma_phase_names[DNUMA_NR_PHASES] = {
+	[DNUMA_PH_CHECK] = "check",
+	[DNUMA_PH_SWEEP] = "sweep",
+	[DNUMA_PH_PREPARE] = "prepare",
+	[DNUMA_PH_ISOLATE] = "isolate",
+	[DNUMA_PH_TAKE] = "take",
+	[DNUMA_PH_PUBLISH] = "publish",
+	[DNUMA_PH_RELEASE] = "release",
+	[DNUMA_PH_BLOCKS] = "blocks",
+	[DNUMA_PH_NODES] = "nodes",
+	[DNUMA_PH_ZONELISTS] = "zonelists",
+	[DNUMA_PH_WMARKS] = "wmarks",
+	[DNUMA_PH_MIGRATE] = "migrate",
+	[DNUMA_PH_SETTLE] = "settle",
+	[DNUMA_PH_DONE] = "done",
+};
+
+/* When the phase being timed began; 0 outside dnuma_relayout(). */
+static u64 dnuma_phase_t0;
+
+/*
+ * Holes per zone: pageblocks of its span that are not all online memory
+ * of the zone by the map (dnuma_owner_zone()), counted the way
+ * set_zone_contiguous() looks at a block.  With no page pending, which
+ * is when a relayout sets contiguity, a zone is contiguous iff it has
+ * none: an O(1) test where set_zone_contiguous() scans the whole zone.
+ * A commit and the shrinking of spans change them by what they move;
+ * memory hotplug makes them all stale (@gen), and a stale one is counted
+ * again, once, when a commit needs it.  Only zones whose contiguity we
+ * cleared have it set again by us: others, as memory hotplug left them.
+ * mem_hotplug_lock held for writing.
+ */
+struct dnuma_holes {
+	unsigned long holes;
+	unsigned long gen;
+	bool cleared;	/* contiguity cleared by us, not set again yet */
+};
+
+static struct dnuma_holes *dnuma_holes;	/* [nid * MAX_NR_ZONES + zidx] */
+static unsigned long dnuma_holes_gen = 1;
+
 /*
  * Nodes that lost their last (normal) memory while pages of theirs were
  * still pending: their offlining is announced on the memory notifier once
@@ -187,6 +229,155 @@ static struct zone *dnuma_owner_zone(const struct memlayout *ml,
 	if (nid == NUMA_NO_NODE)
 		return page_zone(pfn_to_page(pfn));
 	return dnuma_zone(nid, dnuma_zone_idx(pfn));
+}
+
+/* Pageblocks @zone spans, counted as set_zone_contiguous() steps. */
+static unsigned long dnuma_span_blocks(struct zone *zone)
+{
+	if (zone_is_empty(zone))
+		return 0;
+	return (pageblock_align(zone_end_pfn(zone)) -
+		pageblock_start_pfn(zone->zone_start_pfn)) / pageblock_nr_pages;
+}
+
+/*
+ * Whether the pageblock [@start, @end) is online memory of @zone by the
+ * map, at both ends, as __pageblock_pfn_to_page() asks of the pages.
+ * With nothing pending the pages agree with the map.
+ */
+static bool dnuma_block_whole(const struct memlayout *ml, struct zone *zone,
+			      unsigned long start, unsigned long end)
+{
+	return pfn_to_online_page(start) && pfn_to_online_page(end - 1) &&
+	       dnuma_owner_zone(ml, start) == zone &&
+	       dnuma_owner_zone(ml, end - 1) == zone;
+}
+
+static unsigned long dnuma_count_holes(const struct memlayout *ml,
+				       struct zone *zone)
+{
+	unsigned long start, end, holes = 0;
+
+	for (start = zone->zone_start_pfn; start < zone_end_pfn(zone);
+	     start = end) {
+		end = min(pageblock_end_pfn(start), zone_end_pfn(zone));
+		if (!dnuma_block_whole(ml, zone, start, end))
+			holes++;
+		if (!((start / pageblock_nr_pages) & 1023))
+			cond_resched();
+	}
+	return holes;
+}
+
+static struct dnuma_holes *dnuma_holes_of(struct zone *zone)
+{
+	if (!dnuma_holes)
+		return NULL;
+	return &dnuma_holes[zone_to_nid(zone) * MAX_NR_ZONES + zone_idx(zone)];
+}
+
+/*
+ * @zone's holes, counted first if stale: before the commit that needs
+ * them changes a page's zone, with @ml the map before it.  NULL if the
+ * table could not be allocated at boot.  mem_hotplug_lock held for
+ * writing.
+ */
+static unsigned long *dnuma_zone_holes(const struct memlayout *ml,
+				       struct zone *zone)
+{
+	struct dnuma_holes *h;
+
+	dnuma_assert_hotplug_held();
+	h = dnuma_holes_of(zone);
+	if (!h)
+		return NULL;
+	if (h->gen != dnuma_holes_gen) {
+		/* What memory hotplug found scanning, if nothing is pending. */
+		if (zone->contiguous && !atomic_long_read(&dnuma_pending_total))
+			h->holes = 0;
+		else
+			h->holes = dnuma_count_holes(ml, zone);
+		h->gen = dnuma_holes_gen;
+	}
+	return &h->holes;
+}
+
+/* Its span or memory changes: @zone is not contiguous until we say so. */
+static void dnuma_clear_contiguous(struct zone *zone)
+{
+	struct dnuma_holes *h = dnuma_holes_of(zone);
+
+	dnuma_assert_hotplug_held();
+	clear_zone_contiguous(zone);
+	if (h)
+		h->cleared = true;
+}
+
+/*
+ * @nr blocks of @zone's span stopped (@nr < 0: started) being holes.  A
+ * stale count stays stale: it is counted afresh when next needed.
+ */
+static void dnuma_holes_sub(struct zone *zone, long nr)
+{
+	struct dnuma_holes *h;
+
+	dnuma_assert_hotplug_held();
+	h = dnuma_holes_of(zone);
+	if (h && h->gen == dnuma_holes_gen && !WARN_ON_ONCE((long)h->holes < nr))
+		h->holes -= nr;
+}
+
+/*
+ * Contiguity of a zone we cleared it of, in O(1), once nothing is
+ * pending: until then a pageblock of the zone may hold pages of another,
+ * and the zone stays as the commit left it, not contiguous.
+ * mem_hotplug_lock held for writing.
+ */
+static void dnuma_set_contiguous(const struct memlayout *ml,
+				 struct zone *zone)
+{
+	struct dnuma_holes *h = dnuma_holes_of(zone);
+
+	if (zone->contiguous || atomic_long_read(&dnuma_pending_total))
+		return;
+	if (!h) {
+		set_zone_contiguous(zone);
+		return;
+	}
+	if (!h->cleared)
+		return;
+	zone->contiguous = !*dnuma_zone_holes(ml, zone);
+	h->cleared = false;
+}
+
+/*
+ * For the audit: @zone's holes counted now, and in @kept what commits
+ * kept (-1: stale, to be counted when next needed).  mem_hotplug_lock
+ * held.
+ */
+unsigned long dnuma_recount_holes(struct zone *zone, long *kept)
+{
+	struct dnuma_holes *h;
+
+	dnuma_assert_hotplug_held();
+	*kept = -1;
+	h = dnuma_holes_of(zone);
+	if (h && h->gen == dnuma_holes_gen)
+		*kept = h->holes;
+	return dnuma_count_holes(dnuma_layout_locked(), zone);
+}
+
+/* The time since the last call goes to @ph.  dnuma_lock. */
+static void dnuma_phase(enum dnuma_phase ph)
+{
+	u64 now;
+
+	lockdep_assert_held(&dnuma_lock);
+	if (!dnuma_phase_t0)
+		return;
+	now = ktime_get_ns();
+	dnuma_phase_ns[ph] += now - dnuma_phase_t0;
+	dnuma_phase_t0 = now;
 }
 
 static void dnuma_irqoff_note(u64 t0)
@@ -461,6 +652,7 @@ struct dnuma_commit {
 	unsigned long *moved;		/* pages moved from each */
 	nodemask_t marked;		/* nodes whose zones are marked */
 	unsigned int zone_kinds;	/* zone indexes of the ranges */
+	bool zonelists;			/* a zone filled or emptied */
 	nodemask_t gaining, gaining_normal;
 };
 
@@ -634,6 +826,26 @@ static int dnuma_nodes_going_online(struct dnuma_commit *c)
 }
 
 /*
+ * The holes of every zone whose span or memory the commit changes,
+ * counted (if stale) while the pages still agree with @c->prev.
+ */
+static void dnuma_holes_prepare(struct dnuma_commit *c)
+{
+	const struct memlayout_range *r;
+	unsigned long pfn;
+	unsigned int i;
+
+	for (i = 0; i < c->nr; i++) {
+		r = &c->r[i];
+		dnuma_zone_holes(c->prev,
+				 dnuma_zone(r->nid, dnuma_zone_idx(r->start_pfn)));
+		for (pfn = r->start_pfn; pfn < r->start_pfn + r->nr_pages;
+		     pfn += PAGES_PER_SECTION)
+			dnuma_zone_holes(c->prev, dnuma_owner_zone(c->prev, pfn));
+	}
+}
+
+/*
  * While the commit runs, pages of every zone it touches may be freed into
  * the blocks it isolated: all those zones look up a block's type when
  * they free pages from their per-cpu lists.
@@ -771,7 +983,8 @@ static void dnuma_withdraw(struct dnuma_commit *c)
 	unsigned int i;
 
 	dnuma_publish(c->mid);
-	synchronize_rcu();
+	/* Expedited: mem_hotplug_lock is held for writing (see below). */
+	synchronize_rcu_expedited();
 	for (i = 0; i < c->nr; i++) {
 		dnuma_uncount(c->prev, &c->r[i]);
 		cond_resched();
@@ -821,31 +1034,44 @@ static void dnuma_take_range(struct dnuma_commit *c,
 {
 	const unsigned long end = r->start_pfn + r->nr_pages;
 	struct zone *to = dnuma_zone(r->nid, dnuma_zone_idx(r->start_pfn));
+	const long sec_blocks = PAGES_PER_SECTION / pageblock_nr_pages;
+	long span = dnuma_span_blocks(to), taken = 0;
 	struct zone *from;
 	unsigned int i, nr_from;
 	unsigned long pfn;
 
 	/* A zone new to pages needs its per-cpu lists, as online_pages(). */
-	if (!populated_zone(to))
+	if (!populated_zone(to)) {
 		setup_zone_pageset(to);
+		c->zonelists = true;
+	}
 	grow_zone_range(to, r->start_pfn, r->nr_pages);
 	node_set(r->nid, c->ev->nodes);
 
-	/* Present pages go with the sections: all of them are RAM. */
+	/*
+	 * Present pages go with the sections: all of them are RAM.  Their
+	 * pageblocks stop being holes of @to, and start being holes of the
+	 * zones they leave; whatever else @to's span grew over is a hole.
+	 */
 	for (pfn = r->start_pfn; pfn < end; pfn += PAGES_PER_SECTION) {
 		from = dnuma_owner_zone(c->prev, pfn);
 		if (from == to)
 			continue;
 		dnuma_move_present(from, to, pfn, PAGES_PER_SECTION);
+		dnuma_holes_sub(from, -sec_blocks);
+		taken += sec_blocks;
+		if (!populated_zone(from))
+			c->zonelists = true;
 		node_set(zone_to_nid(from), c->ev->nodes);
 	}
+	dnuma_holes_sub(to, taken - ((long)dnuma_span_blocks(to) - span));
 	/* Their pageblocks may hold pages of two zones from now on. */
 	nr_from = dnuma_sources(r, to, c->from, nr_node_ids);
 	for (i = 0; i < nr_from; i++) {
-		clear_zone_contiguous(c->from[i]);
+		dnuma_clear_contiguous(c->from[i]);
 		node_set(zone_to_nid(c->from[i]), c->ev->nodes);
 	}
-	clear_zone_contiguous(to);
+	dnuma_clear_contiguous(to);
 
 	for (pfn = r->start_pfn; pfn < end; pfn += pageblock_nr_pages) {
 		dnuma_take_block(c, to, nr_from, pfn);
@@ -982,13 +1208,15 @@ static void dnuma_set_node_state(int nid, enum node_states state, bool on)
 }
 
 /*
- * Bring node states, zonelists, watermarks and reclaim threads in line
- * with the zones' present pages.  Nodes that lost their last (normal)
- * memory are remembered, to be announced offline once none of their
- * pages is pending.  mem_hotplug_lock held for writing.
+ * Bring node states, contiguity, watermarks and reclaim threads (and with
+ * @zonelists, the zonelists) in line with the zones' present pages.
+ * Nodes that lost their last (normal) memory are remembered, to be
+ * announced offline once none of their pages is pending.
+ * mem_hotplug_lock held for writing.
  */
-static void dnuma_update_nodes(const nodemask_t *nodes)
+static void dnuma_update_nodes(const nodemask_t *nodes, bool zonelists)
 {
+	const struct memlayout *ml = dnuma_layout_locked();
 	int nid;
 
 	dnuma_assert_hotplug_held();
@@ -1004,8 +1232,7 @@ static void dnuma_update_nodes(const nodemask_t *nodes)
 			any = true;
 			if (zone_idx(zone) <= ZONE_NORMAL)
 				normal = true;
-			if (!zone->contiguous)
-				set_zone_contiguous(zone);
+			dnuma_set_contiguous(ml, zone);
 		}
 		if (!any && node_state(nid, N_MEMORY))
 			node_set(nid, dnuma_lost_memory);
@@ -1022,12 +1249,15 @@ static void dnuma_update_nodes(const nodemask_t *nodes)
 			kcompactd_run(nid);
 		}
 	}
-	/*
-	 * Zonelists list populated zones only, and a zone may have gained or
-	 * lost all its pages.
-	 */
-	build_all_zonelists(NULL);
+	dnuma_phase(DNUMA_PH_NODES);
+	/* Zonelists list populated zones only: a zone filled or emptied. */
+	if (zonelists) {
+		build_all_zonelists(NULL);
+		dnuma_phase(DNUMA_PH_ZONELISTS);
+	}
+	/* Managed pages moved between zones, as when memory is onlined. */
 	init_per_zone_wmark_min();
+	dnuma_phase(DNUMA_PH_WMARKS);
 }
 
 /*
@@ -1089,8 +1319,10 @@ static int dnuma_commit(struct dnuma_commit *c)
 	ret = dnuma_nodes_going_online(c);
 	if (ret)
 		return ret;
+	dnuma_holes_prepare(c);
 	for (i = 0; i < c->nr; i++)
 		c->zone_kinds |= BIT(dnuma_zone_idx(c->r[i].start_pfn));
+	dnuma_phase(DNUMA_PH_PREPARE);
 	dnuma_mark_zones(c, true);
 	ret = dnuma_isolate(c);
 	if (ret) {
@@ -1098,6 +1330,7 @@ static int dnuma_commit(struct dnuma_commit *c)
 		dnuma_nodes_cancel_online(c);
 		return ret;
 	}
+	dnuma_phase(DNUMA_PH_ISOLATE);
 
 	/* Nothing fails from here on.  Pageblocks may mix zones now. */
 	static_branch_enable_cpuslocked(&dnuma_redirect_key);
@@ -1107,16 +1340,24 @@ static int dnuma_commit(struct dnuma_commit *c)
 	for (i = 0; i < c->nr; i++)
 		dnuma_take_range(c, &c->r[i]);
 	dnuma_count_pending(c);
+	dnuma_phase(DNUMA_PH_TAKE);
 	dnuma_publish(c->next);
-	/* No free path uses an older map now: strays are all there is. */
-	synchronize_rcu();
+	/*
+	 * No free path uses an older map now: strays are all there is.
+	 * Expedited: every get_online_mems() waits for us meanwhile, and a
+	 * normal grace period was a fifth of an idle gigabyte's relayout.
+	 */
+	synchronize_rcu_expedited();
+	dnuma_phase(DNUMA_PH_PUBLISH);
 	for (i = 0, b = 0; i < c->nr; i++)
 		dnuma_finish_range(c, &c->r[i], &b);
 	dnuma_mark_zones(c, false);
+	dnuma_phase(DNUMA_PH_RELEASE);
 
 	for (i = 0; i < c->nr; i++)
 		dnuma_move_blocks(&c->r[i]);
-	dnuma_update_nodes(&c->ev->nodes);
+	dnuma_phase(DNUMA_PH_BLOCKS);
+	dnuma_update_nodes(&c->ev->nodes, c->zonelists);
 	for_each_node_mask(nid, c->gaining)
 		dnuma_node_notify(MEM_ONLINE, nid, true,
 				  node_isset(nid, c->gaining_normal));
@@ -1124,6 +1365,7 @@ static int dnuma_commit(struct dnuma_commit *c)
 		if (!node_isset(nid, c->gaining))
 			dnuma_node_notify(MEM_ONLINE, nid, false, true);
 	atomic_long_inc(&dnuma_count.commits);
+	dnuma_phase(DNUMA_PH_NODES);
 
 	/* Published: the old maps are the ones to free, after readers. */
 	c->next = NULL;
@@ -1240,7 +1482,9 @@ static bool dnuma_migrate_ranges(const struct memlayout_range *r,
 		for (pfn = r[i].start_pfn;
 		     pfn < r[i].start_pfn + r[i].nr_pages;
 		     pfn += PAGES_PER_SECTION) {
-			dnuma_migrate_section(pfn, r[i].nid);
+			/* An idle range has nothing to walk for. */
+			if (atomic_long_read(&dnuma_pending_total))
+				dnuma_migrate_section(pfn, r[i].nid);
 			done += PAGES_PER_SECTION;
 			if (progress && progress->step(progress, done, total)) {
 				stopped = true;
@@ -1282,6 +1526,44 @@ static unsigned long dnuma_migrate_orphans(unsigned long start, int target)
 	return 0;
 }
 
+/* Whether the memory block at @pfn is known to be wholly another zone's. */
+static bool dnuma_block_foreign(struct zone *zone, unsigned long pfn)
+{
+	struct memory_block *mem = find_memory_block(pfn_to_section_nr(pfn));
+	bool foreign;
+
+	if (!mem)
+		return false;
+	foreign = mem->zone && mem->zone != zone;
+	put_device(&mem->dev);
+	return foreign;
+}
+
+/*
+ * Shrink @zone's span past the section at @pfn, which left it.  At an edge
+ * shrink_zone_span() looks for the zone's next memory a subsection at a
+ * time, over a gap that may be most of the guest: memory blocks that are
+ * wholly another zone's (each block's zone is kept by memory hotplug and
+ * by us) are stepped over first, a block at a time.  With no page
+ * pending, no page of @zone can be in them.
+ */
+static void dnuma_shrink_zone(struct zone *zone, unsigned long pfn)
+{
+	const unsigned long block = PHYS_PFN(memory_block_size_bytes());
+	unsigned long start = pfn, end = pfn + PAGES_PER_SECTION;
+
+	if (start == zone->zone_start_pfn && IS_ALIGNED(end, block))
+		while (end < zone_end_pfn(zone) &&
+		       dnuma_block_foreign(zone, end))
+			end += block;
+	if (end == zone_end_pfn(zone) && IS_ALIGNED(start, block))
+		while (start > zone->zone_start_pfn &&
+		       dnuma_block_foreign(zone, start - block))
+			start -= block;
+	shrink_zone_range(zone, max(start, zone->zone_start_pfn),
+			  min(end, zone_end_pfn(zone)));
+}
+
 /* No page is pending: spans shrink, the allocator's hook goes quiet. */
 static void dnuma_finish(void)
 {
@@ -1300,6 +1582,7 @@ static void dnuma_finish(void)
 	ml = dnuma_layout_locked();
 	for (sec = 0; ml && sec < ml->nr_sections; sec++) {
 		enum zone_type zidx;
+		long span;
 
 		if (ml->nid[sec] == NUMA_NO_NODE || !online_section_nr(sec))
 			continue;
@@ -1311,7 +1594,11 @@ static void dnuma_finish(void)
 			if (nid == ml->nid[sec] ||
 			    !zone_intersects(zone, pfn, PAGES_PER_SECTION))
 				continue;
-			shrink_zone_range(zone, pfn, pfn + PAGES_PER_SECTION);
+			/* It shrinks over holes only; contiguity follows. */
+			span = dnuma_span_blocks(zone);
+			dnuma_clear_contiguous(zone);
+			dnuma_shrink_zone(zone, pfn);
+			dnuma_holes_sub(zone, span - dnuma_span_blocks(zone));
 			node_set(nid, nodes);
 			/* No page left to free into it: as offline_pages(). */
 			if (!populated_zone(zone) && !zone_managed_pages(zone))
@@ -1319,7 +1606,8 @@ static void dnuma_finish(void)
 		}
 		node_set(ml->nid[sec], nodes);
 	}
-	dnuma_update_nodes(&nodes);
+	dnuma_phase(DNUMA_PH_SETTLE);
+	dnuma_update_nodes(&nodes, false);
 	dnuma_nodes_offline();
 	mem_hotplug_done();
 	dnuma_unmovable_set(NULL);
@@ -1546,8 +1834,11 @@ int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
 	}
 
 	mutex_lock(&dnuma_lock);
+	memset(dnuma_phase_ns, 0, sizeof(dnuma_phase_ns));
+	dnuma_phase_t0 = ktime_get_ns();
 	/* Strays would keep their blocks from being isolated. */
 	dnuma_sweep_all(false);
+	dnuma_phase(DNUMA_PH_SWEEP);
 	lock_device_hotplug();
 	for (i = 0; i < nr; i++) {
 		res->why = dnuma_check_range(&r[i]);
@@ -1566,6 +1857,7 @@ int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
 	ret = dnuma_online_targets(r, nr, &onlined, res);
 	if (ret)
 		goto out_offline;
+	dnuma_phase(DNUMA_PH_CHECK);
 	ev.start_pfn = r[0].start_pfn;
 	ev.end_pfn = r[nr - 1].start_pfn + r[nr - 1].nr_pages;
 
@@ -1586,12 +1878,16 @@ int dnuma_relayout(const struct memlayout_range *r, unsigned int nr,
 	dnuma_idle_rounds = 0;
 	if (flags & DNUMA_F_MIGRATE)
 		res->stopped = dnuma_migrate_ranges(r, nr, progress);
+	dnuma_phase(DNUMA_PH_MIGRATE);
 	dnuma_settle();
+	dnuma_phase(DNUMA_PH_SETTLE);
 	res->moved = atomic_long_read(&dnuma_count.moved) - moved +
 		     atomic_long_read(&dnuma_count.swept) - swept;
 	res->pending = atomic_long_read(&dnuma_pending_total);
 	blocking_notifier_call_chain(&dnuma_chain, DNUMA_RELAYOUT_DONE, &ev);
 	dnuma_uevent(&ev.nodes);
+	dnuma_phase(DNUMA_PH_DONE);
+	dnuma_phase_t0 = 0;
 	mutex_unlock(&dnuma_lock);
 	return 0;
 
@@ -1601,6 +1897,7 @@ out_offline:
 		try_offline_node(nid);
 out_unlock:
 	unlock_device_hotplug();
+	dnuma_phase_t0 = 0;
 	mutex_unlock(&dnuma_lock);
 	return ret;
 }
@@ -1633,6 +1930,8 @@ static int dnuma_memory_callback(struct notifier_block *nb,
 	if (!mn->nr_pages ||
 	    (action != MEM_GOING_OFFLINE && action != MEM_GOING_ONLINE))
 		return NOTIFY_OK;
+	/* Spans and holes change, under this same hold of the lock. */
+	dnuma_holes_gen++;
 	old = dnuma_layout_locked();
 	for (pfn = mn->start_pfn; pfn < mn->start_pfn + mn->nr_pages;
 	     pfn += PAGES_PER_SECTION)
@@ -1661,6 +1960,9 @@ static struct notifier_block dnuma_memory_nb = {
 
 static int __init dnuma_init(void)
 {
+	/* Without it, contiguity is found by scanning zones. */
+	dnuma_holes = kcalloc(nr_node_ids * MAX_NR_ZONES, sizeof(*dnuma_holes),
+			      GFP_KERNEL);
 	return register_memory_notifier(&dnuma_memory_nb);
 }
 subsys_initcall(dnuma_init);

@@ -37,6 +37,29 @@ extern struct dnuma_counters dnuma_count;
 DECLARE_PER_CPU(unsigned long, dnuma_lookups);
 extern u64 dnuma_irqoff_max_ns;
 
+/* Where the last relayout spent its time, phase by phase, in order. */
+enum dnuma_phase {
+	DNUMA_PH_CHECK,		/* validation, target nodes online */
+	DNUMA_PH_SWEEP,		/* strays of earlier relayouts */
+	DNUMA_PH_PREPARE,	/* notifier veto, maps, nodes going online */
+	DNUMA_PH_ISOLATE,	/* pageblocks isolated */
+	DNUMA_PH_TAKE,		/* spans, present pages, free pages move */
+	DNUMA_PH_PUBLISH,	/* the map published, an RCU grace period */
+	DNUMA_PH_RELEASE,	/* strays moved, pageblocks released */
+	DNUMA_PH_BLOCKS,	/* memory block devices and their links */
+	DNUMA_PH_NODES,		/* node states, contiguity, MEM_ONLINE */
+	DNUMA_PH_ZONELISTS,	/* zonelists, when a zone filled or emptied */
+	DNUMA_PH_WMARKS,	/* watermarks and reserves */
+	DNUMA_PH_MIGRATE,	/* allocated pages migrated (--migrate) */
+	DNUMA_PH_SETTLE,	/* sweep, spans shrunk: the transplant ends */
+	DNUMA_PH_DONE,		/* the done notifier, the uevent */
+	DNUMA_NR_PHASES
+};
+
+/* Of the last relayout that got past its checks.  dnuma_lock. */
+extern u64 dnuma_phase_ns[DNUMA_NR_PHASES];
+extern const char * const dnuma_phase_names[DNUMA_NR_PHASES];
+
 /*
  * mem_hotplug_lock held, for reading (get_online_mems(): the map and the
  * sections' online state are stable) or for writing.
@@ -45,6 +68,7 @@ extern u64 dnuma_irqoff_max_ns;
 	lockdep_assert(lockdep_is_mem_hotplug_held())
 
 struct memlayout *dnuma_layout_locked(void);
+unsigned long dnuma_recount_holes(struct zone *zone, long *kept);
 
 /* What a pending page is, and so why it has not followed its memory. */
 enum dnuma_kind {

@@ -145,6 +145,116 @@ static int dnuma_stats_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(dnuma_stats);
 
+/* Where the last relayout spent its time: "PHASE NS" per line, then the sum. */
+static int dnuma_phases_show(struct seq_file *m, void *v)
+{
+	u64 total = 0;
+	int ph;
+
+	mutex_lock(&dnuma_lock);
+	for (ph = 0; ph < DNUMA_NR_PHASES; ph++) {
+		seq_printf(m, "%s %llu\n", dnuma_phase_names[ph],
+			   dnuma_phase_ns[ph]);
+		total += dnuma_phase_ns[ph];
+	}
+	mutex_unlock(&dnuma_lock);
+	seq_printf(m, "total %llu\n", total);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dnuma_phases);
+
+/*
+ * The floor a relayout is measured against: one pass over the struct
+ * pages of a range, reading each once.  Write "START SIZE" (bytes, as
+ * for relayout) of online memory; read "pages N ns T" of the last pass.
+ */
+static unsigned long dnuma_memmap_pages;
+static u64 dnuma_memmap_ns;
+static DEFINE_MUTEX(dnuma_memmap_lock);
+
+static int dnuma_memmap_pass(unsigned long start, unsigned long nr)
+{
+	unsigned long pfn, sum = 0;
+	struct page *page = NULL;
+	u64 t0;
+	int ret = 0;
+
+	get_online_mems();
+	t0 = ktime_get_ns();
+	for (pfn = start; pfn < start + nr; pfn++) {
+		/* Section by section, as a relayout finds its pages. */
+		if (!page || !(pfn & (PAGES_PER_SECTION - 1))) {
+			page = pfn_to_online_page(pfn);
+			if (!page) {
+				ret = -EINVAL;
+				break;
+			}
+		} else {
+			page++;
+		}
+		sum += READ_ONCE(page->flags);
+	}
+	t0 = ktime_get_ns() - t0;
+	put_online_mems();
+	if (ret)
+		return ret;
+	/* The sum keeps the reads; its value says nothing. */
+	OPTIMIZER_HIDE_VAR(sum);
+	mutex_lock(&dnuma_memmap_lock);
+	dnuma_memmap_pages = nr;
+	dnuma_memmap_ns = t0;
+	mutex_unlock(&dnuma_memmap_lock);
+	return 0;
+}
+
+static ssize_t dnuma_memmap_write(struct file *file, const char __user *ubuf,
+				  size_t count, loff_t *ppos)
+{
+	unsigned long long start, size;
+	char buf[64], *p, *end;
+	int ret;
+
+	if (count >= sizeof(buf))
+		return -E2BIG;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	p = skip_spaces(buf);
+	start = memparse(p, &end);
+	if (end == p || !isspace(*end))
+		return -EINVAL;
+	p = skip_spaces(end);
+	size = memparse(p, &end);
+	if (end == p || *skip_spaces(end) || !size || !PAGE_ALIGNED(start) ||
+	    !PAGE_ALIGNED(size) || start + size < start)
+		return -EINVAL;
+	ret = dnuma_memmap_pass(PHYS_PFN(start), PHYS_PFN(size));
+	return ret ?: count;
+}
+
+static int dnuma_memmap_show(struct seq_file *m, void *v)
+{
+	mutex_lock(&dnuma_memmap_lock);
+	seq_printf(m, "pages %lu ns %llu\n", dnuma_memmap_pages,
+		   dnuma_memmap_ns);
+	mutex_unlock(&dnuma_memmap_lock);
+	return 0;
+}
+
+static int dnuma_memmap_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, dnuma_memmap_show, NULL);
+}
+
+static const struct file_operations dnuma_memmap_fops = {
+	.owner = THIS_MODULE,
+	.open = dnuma_memmap_open,
+	.read = seq_read,
+	.write = dnuma_memmap_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
 static const char *const dnuma_kinds[] = {
 	"lru", "slab", "pagetable", "hugetlb", "free", "reserved", "other",
 };
@@ -415,6 +525,27 @@ static void dnuma_audit_run(struct dnuma_audit *a)
 	for_each_memory_block(a, dnuma_audit_block);
 }
 
+/*
+ * The holes a zone's commits kept against a count of them, and that a
+ * contiguous zone has none while nothing is pending (pending pages make
+ * the pages and the map differ).  (A zone with none may still be marked not
+ * contiguous: 6.12's online_pages() looks before the memory is online.)
+ */
+static void dnuma_audit_holes(struct dnuma_audit *a, struct zone *zone)
+{
+	unsigned long holes;
+	long kept;
+
+	holes = dnuma_recount_holes(zone, &kept);
+	if (kept >= 0 && kept != holes)
+		dnuma_audit_err(a, "zone %d/%s: holes %ld, recounted %lu",
+				zone_to_nid(zone), zone->name, kept, holes);
+	if (zone->contiguous && holes &&
+	    !atomic_long_read(&dnuma_pending_total))
+		dnuma_audit_err(a, "zone %d/%s: contiguous with %lu holes",
+				zone_to_nid(zone), zone->name, holes);
+}
+
 /* One node's counters against what the walk found; returns its pending. */
 static long dnuma_audit_node(struct dnuma_audit *a, int nid)
 {
@@ -433,6 +564,8 @@ static long dnuma_audit_node(struct dnuma_audit *a, int nid)
 			dnuma_audit_err(a, "zone %d/%s: managed %lu, pages not reserved %lu",
 					nid, zone->name,
 					zone_managed_pages(zone), unreserved);
+		if (populated_zone(zone))
+			dnuma_audit_holes(a, zone);
 	}
 	if (present != node_present_pages(nid))
 		dnuma_audit_err(a, "node %d: zones' present %lu, node's %lu",
@@ -560,6 +693,9 @@ static int __init dnuma_debugfs_init(void)
 	debugfs_create_file("stats", 0444, dir, NULL, &dnuma_stats_fops);
 	debugfs_create_file("pending", 0444, dir, NULL, &dnuma_pending_fops);
 	debugfs_create_file("audit", 0400, dir, NULL, &dnuma_audit_fops);
+	debugfs_create_file("phases", 0444, dir, NULL, &dnuma_phases_fops);
+	debugfs_create_file("memmap_pass", 0600, dir, NULL,
+			    &dnuma_memmap_fops);
 	return 0;
 }
 late_initcall(dnuma_debugfs_init);

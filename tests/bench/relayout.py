@@ -9,7 +9,9 @@ Moving SIZE of memory from node 0 to node 1:
   virtio-mem  unplug SIZE from a virtio-mem device on node 0 and plug
               SIZE into one on node 1 (requested-size), QMP to both
               devices reporting the new size.
-Prints medians, GiB/s and the ratio.  Uses the perf kernel flavour.
+Prints medians, GiB/s and the ratio; then the engine's own time (debugfs
+dnuma/phases) against one pass over the range's struct pages
+(dnuma/memmap_pass) in the same guest.  Uses the perf kernel flavour.
 
 usage: tests/bench/relayout.py [--runs N] [--sizes 1G,4G]
 """
@@ -21,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from vnuma.device import relayout, report, nodes  # noqa: E402
+from vnuma.dnuma import memmap_pass, median_phases, phases, print_phase_table  # noqa: E402
 from vnuma.guest import Guest, Node, Topology, parse_size, versions  # noqa: E402
 from vnuma.vmem import vmem_set  # noqa: E402
 
@@ -58,12 +61,14 @@ def main():
         report(g)
         rows = []
         for size in sizes:
-            rel, mem = [], []
+            rel, mem, eng, floor = [], [], [], []
             for _ in range(args.runs):
                 t0 = time.monotonic()
                 done = relayout(g, [(START, size, 1)], timeout=600)
                 rel.append(time.monotonic() - t0)
                 assert done['status'] == 'ok', done
+                eng.append(phases(g))
+                floor.append(memmap_pass(g, START, size))
                 pend = sum(n['pending-pages'] for n in nodes(g).values())
                 relayout(g, [(START, size, 0)], migrate=True, timeout=600)
 
@@ -72,16 +77,29 @@ def main():
                 mem.append(time.monotonic() - t0)
                 vmem_set(g, {'vm0': 4 * GiB, 'vm1': 0})
             r, m = statistics.median(rel), statistics.median(mem)
-            rows.append((size, r, m, pend))
+            rows.append((size, r, m, pend, median_phases(eng),
+                         statistics.median(floor)))
         print(f"\n{'moved':>6}  {'relayout':>10} {'GiB/s':>7}  "
               f"{'virtio-mem unplug+plug':>22} {'GiB/s':>7}  {'speed-up':>8}  "
               f"pending after relayout")
-        for size, r, m, pend in rows:
+        for size, r, m, pend, _e, _f in rows:
             print(f"{size // GiB:>4} G  {r * 1000:>8.0f} ms {size / GiB / r:>7.1f}  "
                   f"{m * 1000:>19.0f} ms {size / GiB / m:>7.2f}  {m / r:>7.1f}x  "
                   f"{pend} pages")
         print(f'(median of {args.runs} runs each; QMP command to completion; '
-              f'{g.accel}, so absolute figures are emulated time)')
+              f'{g.accel}, so absolute figures are emulated time; goal >= 10x)')
+        print(f"\n{'moved':>6}  {'QMP':>9}  {'engine':>9}  {'device+driver':>13}  "
+              f"{'memmap pass':>11}  {'engine/memmap':>13}")
+        for size, r, m, pend, ph, f in rows:
+            e = ph['total']
+            print(f"{size // GiB:>4} G  {r * 1000:>6.1f} ms  {e * 1000:>6.1f} ms  "
+                  f"{(r - e) * 1000:>10.1f} ms  {f * 1000:>8.2f} ms  {e / f:>12.1f}x")
+        print('(engine: the kernel from the relayout call to its return, '
+              'debugfs dnuma/phases; memmap pass: each struct page of the '
+              'range read once, same guest; goal <= 2x)')
+        print('\nengine phases, ms (median per phase)')
+        print_phase_table([(f'{size // GiB}G to 1', ph, f)
+                           for size, _r, _m, _p, ph, f in rows])
         g.poweroff()
     finally:
         g.cleanup()

@@ -9,10 +9,12 @@ moves SIZE (default 1 GiB) of node 0's memory to node 1 and back, idle,
 the range always at the same place in node 0's zone above 4 GiB: it
 starts 256 MiB into it.  Prints the median of each direction per guest,
 the pages left pending, and each guest's time over the smallest guest's
-(goal: within +-10 %).  QEMU allocates guest memory lazily and without
+(goal: within +-10 %); then, per guest and direction, the engine's own
+time by phase (debugfs dnuma/phases, median per phase) beside one pass
+over the range's struct pages (dnuma/memmap_pass), and their ratio.  QEMU allocates guest memory lazily and without
 a swap reservation (reserve=off), so 48 GiB guests run on a 24 GiB host.
 
-usage: tests/bench/relayout_scale.py [--runs N] [--guests 4G,16G,48G]
+usage: tests/bench/relayout_scale.py [--runs N (7)] [--guests 4G,16G,48G]
                                      [--size 1G] [--flavour F]
 """
 import argparse
@@ -23,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from vnuma.device import nodes, relayout, report  # noqa: E402
+from vnuma.dnuma import memmap_pass, median_phases, phases, print_phase_table  # noqa: E402
 from vnuma.guest import Guest, Node, Topology, parse_size, versions  # noqa: E402
 
 GiB = 1 << 30
@@ -47,26 +50,44 @@ def one_guest(total, size, runs, flavour):
         g.start()
         boot = time.monotonic() - t0
         report(g)
-        to1, to0 = [], []
+        to1, to0, ph1, ph0, floor = [], [], [], [], []
         for _ in range(runs):
             t0 = time.monotonic()
             done = relayout(g, [(start, size, 1)], timeout=600)
             to1.append(time.monotonic() - t0)
             assert done['status'] == 'ok', done
+            ph1.append(phases(g))
             pend = sum(n['pending-pages'] for n in nodes(g).values())
             t0 = time.monotonic()
             done = relayout(g, [(start, size, 0)], migrate=True, timeout=600)
             to0.append(time.monotonic() - t0)
             assert done['status'] == 'ok', done
+            ph0.append(phases(g))
+            floor.append(memmap_pass(g, start, size))
         g.poweroff()
-        return statistics.median(to1), statistics.median(to0), boot, start, pend
+        return (statistics.median(to1), statistics.median(to0), boot, start,
+                pend, median_phases(ph1), median_phases(ph0),
+                statistics.median(floor))
     finally:
         g.cleanup()
 
 
+def print_phases(rows):
+    """The engine's phases per guest and direction, in ms, then its
+    total over one pass of the range's memmap."""
+    cols = []
+    for total, _t1, _t0, _boot, _start, _pend, p1, p0, floor in rows:
+        cols.append((f'{total // GiB}G to 1', p1, floor))
+        cols.append((f'{total // GiB}G to 0', p0, floor))
+    print("\nengine phases, ms (median per phase; 'to 0' migrates)")
+    print_phase_table(cols)
+    print("(memmap: one pass reading each struct page of the range once, "
+          "same guest; ratio: engine total over it, goal <= 2x)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--runs', type=int, default=3)
+    ap.add_argument('--runs', type=int, default=7)
     ap.add_argument('--guests', default='4G,16G,48G')
     ap.add_argument('--size', default='1G')
     ap.add_argument('--flavour', default='perf')
@@ -84,7 +105,7 @@ def main():
     base1, base0 = rows[0][1], rows[0][2]
     print(f"\n{'guest':>6}  {'range':>15}  {'to node 1':>10} {'ratio':>6}  "
           f"{'back to 0':>10} {'ratio':>6}  {'boot':>6}  pending")
-    for total, t1, t0, boot, start, pend in rows:
+    for total, t1, t0, boot, start, pend, *_ in rows:
         print(f"{total // GiB:>4} G  [{start / GiB:>5.2f}G, {(start + size) / GiB:>5.2f}G)  "
               f"{t1 * 1000:>7.1f} ms {t1 / base1:>5.2f}x  "
               f"{t0 * 1000:>7.1f} ms {t0 / base0:>5.2f}x  {boot:>5.0f} s  {pend}")
@@ -92,6 +113,7 @@ def main():
     print(f"(median of {args.runs} runs each; QMP command to completion; "
           f"ratios over the {rows[0][0] // GiB} GiB guest; worst {worst:.2f}x, "
           f"goal <= 1.10x)")
+    print_phases(rows)
 
 
 if __name__ == '__main__':

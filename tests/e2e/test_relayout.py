@@ -11,7 +11,7 @@ import pytest
 
 from vnuma.device import command_info, nodes, progress_trace, relayout, \
     report, totals, wait_completion
-from vnuma.dnuma import poll_settled, wait_settled
+from vnuma.dnuma import memmap_pass, phases, poll_settled, wait_settled
 from vnuma.guest import FLAVOUR, Node, Topology
 from vnuma.layout import zoneinfo
 from vnuma.mem import start_mem, stop_mem
@@ -21,6 +21,10 @@ MiB = 1 << 20
 PAGE = 4096
 # Node 0 owns [0, 1G), node 1 [1G, 1.5G): all DMA32, all below 4 GiB.
 TOPO = Topology([Node(1024, [0]), Node(512, [1])])
+# The engine's phases, in order (debugfs dnuma/phases).
+PHASES = ['check', 'sweep', 'prepare', 'isolate', 'take', 'publish', 'release',
+          'blocks', 'nodes', 'zonelists', 'wmarks', 'migrate', 'settle',
+          'done']
 # How many relayouts the back-and-forth test does (make stress: 1000).
 ROUNDS = int(os.environ.get('VNUMA_RELAYOUT_ROUNDS', '100'))
 
@@ -58,6 +62,13 @@ def test_relayout_512m_idle(boot):
 
     done = relayout(g, [(512 * MiB, 512 * MiB, 1)])
     assert done['status'] == 'ok', done
+    # The engine says where its time went: every phase, adding up.
+    ph = phases(g)
+    assert list(ph) == PHASES + ['total'], ph
+    assert abs(sum(ph[p] for p in PHASES) - ph['total']) < 1e-6, ph
+    for p in ('take', 'publish', 'release', 'nodes'):
+        assert ph[p] > 0, (p, ph)
+    assert 0 < memmap_pass(g, 512 * MiB, 512 * MiB) < ph['total']
     ns = nodes(g)
     assert_consistent(ns, base)
     moved = 512 * MiB // PAGE
@@ -328,6 +339,14 @@ def test_relayout_bad_requests(boot):
                 '0x20000000 128M x', '0x20000000 128M 9'):
         rc, _ = g.run(f'echo {bad} > /sys/kernel/debug/dnuma/relayout')
         assert rc != 0, bad
+    # So does the memmap pass: ranges of pages of online memory only.
+    for bad in ('0x20000000', '0x20000001 128M', '0x20000000 0',
+                '0x20000000 128M 1', 'x 128M', '0x7ffff000 16G',
+                '0xfffffffffffff000 8K'):
+        rc, _ = g.run(f'echo {bad} > /sys/kernel/debug/dnuma/memmap_pass')
+        assert rc != 0, bad
+    assert g.read('/sys/kernel/debug/dnuma/memmap_pass').strip() == \
+        'pages 0 ns 0'
 
     report(g)
     ns = nodes(g)

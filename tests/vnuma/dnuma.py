@@ -3,6 +3,7 @@
 (/sys/kernel/debug/dnuma/): the map, the audit, settling transplants."""
 
 import re
+import statistics
 import time
 
 from .device import nodes, relayout, report, totals
@@ -76,3 +77,40 @@ def wait_settled(g, ranges):
         size // 100 and not re.search(r'flags \S*\blru\b', pending), \
         f"still pending: {ns}\n{g.read(f'{DNUMA}/stats')}{pending}"
     return ns
+
+
+def phases(g):
+    """Where the last relayout spent its time: {phase: seconds}, in the
+    engine's order, 'total' last (debugfs dnuma/phases)."""
+    out = {}
+    for line in g.read(f'{DNUMA}/phases').splitlines():
+        name, ns = line.split()
+        out[name] = int(ns) / 1e9
+    return out
+
+
+def memmap_pass(g, start, size):
+    """Seconds the guest takes to read each struct page of [start,
+    start + size) once (debugfs dnuma/memmap_pass): a relayout's floor."""
+    g.sh(f'echo {start:#x} {size:#x} > {DNUMA}/memmap_pass')
+    m = re.fullmatch(r'pages (\d+) ns (\d+)',
+                     g.read(f'{DNUMA}/memmap_pass').strip())
+    assert m and int(m.group(1)) == size // PAGE, m
+    return int(m.group(2)) / 1e9
+
+
+def median_phases(runs):
+    """{phase: median seconds} over a list of phases() results."""
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def print_phase_table(cols):
+    """Print [(title, median_phases, memmap seconds)] side by side: each
+    phase in ms, the memmap pass and the engine's total over it."""
+    print(f"{'phase':>10}" + ''.join(f'{c[0]:>11}' for c in cols))
+    for name in cols[0][1]:
+        print(f'{name:>10}' + ''.join(f'{c[1][name] * 1000:>11.2f}'
+                                      for c in cols))
+    print(f"{'memmap':>10}" + ''.join(f'{c[2] * 1000:>11.2f}' for c in cols))
+    print(f"{'ratio':>10}" + ''.join(f"{c[1]['total'] / c[2]:>10.1f}x"
+                                     for c in cols))
