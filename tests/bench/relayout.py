@@ -23,7 +23,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from vnuma.device import relayout, report, nodes  # noqa: E402
-from vnuma.dnuma import memmap_pass, median_phases, phases, print_phase_table  # noqa: E402
+from vnuma.dnuma import memmap_pass, median_phases, phases, poll_settled, \
+    print_phase_table  # noqa: E402
 from vnuma.guest import Guest, Node, Topology, parse_size, versions  # noqa: E402
 from vnuma.vmem import vmem_set  # noqa: E402
 
@@ -63,6 +64,14 @@ def main():
         for size in sizes:
             rel, mem, eng, floor = [], [], [], []
             for _ in range(args.runs):
+                # virtio-mem's guest driver goes on after its device
+                # reports the new size, with device_hotplug_lock, which a
+                # relayout takes too: time the relayout on its own, with
+                # the last round's pages settled and the page cache gone,
+                # so that the range is as idle each time.
+                time.sleep(2)
+                g.sh('sync; echo 3 > /proc/sys/vm/drop_caches')
+                poll_settled(g, 10)
                 t0 = time.monotonic()
                 done = relayout(g, [(START, size, 1)], timeout=600)
                 rel.append(time.monotonic() - t0)
