@@ -9,8 +9,11 @@ fault every page in, unmap) on:
             patched-out jump);
   pending   the perf kernel while a transplant is pending (every free
             looks its section up).
-Guests run under icount (guest time counts instructions), so the figures
-repeat exactly and a 0.5 % difference shows.  Prints ns/page and ratios.
+Guests run under icount (guest time counts instructions) with THP off,
+so that every fault takes an order-0 page.  Runs of one guest still vary
+by a few per cent, and so do two guests of different kernels: the pending
+row against the idle one, in the same guest, is the steadier comparison.
+Prints ns/page and ratios.
 
 usage: tests/bench/alloc_overhead.py [--mib 64] [--rounds 4] [--runs 7]
 """
