@@ -11,8 +11,9 @@ starts 256 MiB into it.  Prints the median of each direction per guest,
 the pages left pending, and each guest's time over the smallest guest's
 (goal: within +-10 %); then, per guest and direction, the engine's own
 time by phase (debugfs dnuma/phases, median per phase) beside one pass
-over the range's struct pages (dnuma/memmap_pass), and their ratio.  QEMU allocates guest memory lazily and without
-a swap reservation (reserve=off), so 48 GiB guests run on a 24 GiB host.
+over the range's struct pages (dnuma/memmap_pass), and their ratio.
+QEMU allocates guest memory lazily and without a swap reservation
+(reserve=off), so 48 GiB guests run on a 24 GiB host.
 
 usage: tests/bench/relayout_scale.py [--runs N (7)] [--guests 4G,16G,48G]
                                      [--size 1G] [--flavour F]
