@@ -28,7 +28,7 @@
  *
  *  (1) A free page sits only on the free lists or per-cpu lists of its
  *      own zone.  A free page changes zone only under the locks of both
- *      zones (relayout_move_pageblock()); a page being freed changes zone
+ *      zones (relayout_*_pageblock()); a page being freed changes zone
  *      before it reaches any list, by its freeing path, which owns it.
  *  (2) pending[N] is exactly the number of pages of node N in sections
  *      the map gives another node.  Only a commit adds to it, while the
@@ -62,8 +62,8 @@
  *   mem_hotplug_lock	(write) zone spans, present pages, node states,
  *			and every change of dnuma_layout; (read) the map
  *			and the ranges' online state are stable.
- *   zone->lock		free lists; two are nested (source, then target)
- *			only by relayout_move_pageblock(), under dnuma_lock.
+ *   zone->lock		free lists; several are nested only by the
+ *			relayout_*_pageblock() steps, under dnuma_lock.
  *
  * Documentation/mm/dynamic-numa.rst has the whole design.
  */
@@ -278,19 +278,13 @@ static struct dnuma_holes *dnuma_holes_of(struct zone *zone)
 
 /*
  * @zone's holes, counted first if stale: before the commit that needs
- * them changes a page's zone, with @ml the map before it.  NULL if the
- * table could not be allocated at boot.  mem_hotplug_lock held for
- * writing.
+ * them changes a page's zone, with @ml the map before it.  The table was
+ * allocated at boot (@h, of @zone).  mem_hotplug_lock held for writing.
  */
-static unsigned long *dnuma_zone_holes(const struct memlayout *ml,
-				       struct zone *zone)
+static unsigned long dnuma_zone_holes(const struct memlayout *ml,
+				      struct zone *zone, struct dnuma_holes *h)
 {
-	struct dnuma_holes *h;
-
 	dnuma_assert_hotplug_held();
-	h = dnuma_holes_of(zone);
-	if (!h)
-		return NULL;
 	if (h->gen != dnuma_holes_gen) {
 		/* What memory hotplug found scanning, if nothing is pending. */
 		if (zone->contiguous && !atomic_long_read(&dnuma_pending_total))
@@ -299,7 +293,7 @@ static unsigned long *dnuma_zone_holes(const struct memlayout *ml,
 			h->holes = dnuma_count_holes(ml, zone);
 		h->gen = dnuma_holes_gen;
 	}
-	return &h->holes;
+	return h->holes;
 }
 
 /* Its span or memory changes: @zone is not contiguous until we say so. */
@@ -338,6 +332,7 @@ static void dnuma_set_contiguous(const struct memlayout *ml,
 {
 	struct dnuma_holes *h = dnuma_holes_of(zone);
 
+	dnuma_assert_hotplug_held();
 	if (zone->contiguous || atomic_long_read(&dnuma_pending_total))
 		return;
 	if (!h) {
@@ -346,7 +341,7 @@ static void dnuma_set_contiguous(const struct memlayout *ml,
 	}
 	if (!h->cleared)
 		return;
-	zone->contiguous = !*dnuma_zone_holes(ml, zone);
+	zone->contiguous = !dnuma_zone_holes(ml, zone, h);
 	h->cleared = false;
 }
 
@@ -825,9 +820,19 @@ static int dnuma_nodes_going_online(struct dnuma_commit *c)
 	return 0;
 }
 
+/* Count @zone's holes now if they are stale, as dnuma_zone_holes(). */
+static void dnuma_holes_fresh(const struct memlayout *ml, struct zone *zone)
+{
+	struct dnuma_holes *h = dnuma_holes_of(zone);
+
+	if (h)
+		dnuma_zone_holes(ml, zone, h);
+}
+
 /*
  * The holes of every zone whose span or memory the commit changes,
  * counted (if stale) while the pages still agree with @c->prev.
+ * mem_hotplug_lock held for writing.
  */
 static void dnuma_holes_prepare(struct dnuma_commit *c)
 {
@@ -835,13 +840,15 @@ static void dnuma_holes_prepare(struct dnuma_commit *c)
 	unsigned long pfn;
 	unsigned int i;
 
+	dnuma_assert_hotplug_held();
 	for (i = 0; i < c->nr; i++) {
 		r = &c->r[i];
-		dnuma_zone_holes(c->prev,
-				 dnuma_zone(r->nid, dnuma_zone_idx(r->start_pfn)));
+		dnuma_holes_fresh(c->prev, dnuma_zone(r->nid,
+						      dnuma_zone_idx(r->start_pfn)));
 		for (pfn = r->start_pfn; pfn < r->start_pfn + r->nr_pages;
 		     pfn += PAGES_PER_SECTION)
-			dnuma_zone_holes(c->prev, dnuma_owner_zone(c->prev, pfn));
+			dnuma_holes_fresh(c->prev,
+					  dnuma_owner_zone(c->prev, pfn));
 	}
 }
 
@@ -992,40 +999,24 @@ static void dnuma_withdraw(struct dnuma_commit *c)
 }
 
 /*
- * Take one pageblock of @r into @to: the free pages of every other zone
- * move (relayout_move_pageblock()), reserved pages change node in place,
- * every other page of another node is counted as pending.  The map is
- * not published yet: no freed page changes zone here but by us.
+ * Take one pageblock of @r into @to, in one pass over its struct pages
+ * (relayout_take_pageblock()): the free pages of every other zone move,
+ * reserved pages change node in place, every other page of another node
+ * is counted as pending.  The map is not published yet: no freed page
+ * changes zone here but by us.
  */
 static void dnuma_take_block(struct dnuma_commit *c, struct zone *to,
 			     unsigned int nr_from, unsigned long start)
 {
-	const unsigned long end = start + pageblock_nr_pages;
-	const int target = zone_to_nid(to);
-	unsigned long pfn, moved = 0;
-	unsigned int i;
-	int nid;
+	unsigned long moved;
 	u64 t0;
 
-	for (i = 0; i < nr_from; i++) {
-		t0 = ktime_get_ns();
-		moved += relayout_move_pageblock(c->from[i], to, start,
-						 &dnuma_lock);
-		dnuma_irqoff_note(t0);
-	}
-	atomic_long_add(moved, &dnuma_transplanted[target]);
+	t0 = ktime_get_ns();
+	moved = relayout_take_pageblock(c->from, nr_from, to, start,
+					c->pending, &dnuma_lock);
+	dnuma_irqoff_note(t0);
+	atomic_long_add(moved, &dnuma_transplanted[zone_to_nid(to)]);
 	atomic_long_add(moved, &dnuma_count.moved);
-	for (pfn = start; pfn < end; pfn++) {
-		struct page *page = pfn_to_page(pfn);
-
-		nid = page_to_nid(page);
-		if (nid == target)
-			continue;
-		if (PageReserved(page))
-			dnuma_set_page_zone(page, zone_idx(to), target);
-		else
-			c->pending[nid]++;
-	}
 }
 
 /* Move a range into its target zone; @c->prev says who had it before. */

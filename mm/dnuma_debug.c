@@ -166,13 +166,19 @@ DEFINE_SHOW_ATTRIBUTE(dnuma_phases);
 /*
  * The floor a relayout is measured against: one pass over the struct
  * pages of a range, reading each once.  Write "START SIZE" (bytes, as
- * for relayout) of online memory; read "pages N ns T" of the last pass.
+ * for relayout) of online memory; read "read pages N ns T" of the last
+ * pass.  "START SIZE rmw" rewrites each page's flags instead, with the
+ * atomic read-modify-write a relayout needs to change a page's zone
+ * (memory failure sets a flag of a free page without any lock): the
+ * floor of taking the range's free pages.  The value written is the one
+ * read, so nothing changes.
  */
 static unsigned long dnuma_memmap_pages;
 static u64 dnuma_memmap_ns;
+static bool dnuma_memmap_rmw;
 static DEFINE_MUTEX(dnuma_memmap_lock);
 
-static int dnuma_memmap_pass(unsigned long start, unsigned long nr)
+static int dnuma_memmap_pass(unsigned long start, unsigned long nr, bool rmw)
 {
 	unsigned long pfn, sum = 0;
 	struct page *page = NULL;
@@ -192,7 +198,15 @@ static int dnuma_memmap_pass(unsigned long start, unsigned long nr)
 		} else {
 			page++;
 		}
-		sum += READ_ONCE(page->flags);
+		if (rmw) {
+			unsigned long old = READ_ONCE(page->flags);
+
+			while (!try_cmpxchg(&page->flags, &old, old))
+				;
+			sum += old;
+		} else {
+			sum += READ_ONCE(page->flags);
+		}
 	}
 	t0 = ktime_get_ns() - t0;
 	put_online_mems();
@@ -203,6 +217,7 @@ static int dnuma_memmap_pass(unsigned long start, unsigned long nr)
 	mutex_lock(&dnuma_memmap_lock);
 	dnuma_memmap_pages = nr;
 	dnuma_memmap_ns = t0;
+	dnuma_memmap_rmw = rmw;
 	mutex_unlock(&dnuma_memmap_lock);
 	return 0;
 }
@@ -225,35 +240,28 @@ static ssize_t dnuma_memmap_write(struct file *file, const char __user *ubuf,
 		return -EINVAL;
 	p = skip_spaces(end);
 	size = memparse(p, &end);
-	if (end == p || *skip_spaces(end) || !size || !PAGE_ALIGNED(start) ||
+	if (end == p || !size || !PAGE_ALIGNED(start) ||
 	    !PAGE_ALIGNED(size) || start + size < start)
 		return -EINVAL;
-	ret = dnuma_memmap_pass(PHYS_PFN(start), PHYS_PFN(size));
+	p = skip_spaces(end);
+	/* Nothing more, or " rmw". */
+	if (*p && (p == end || !sysfs_streq(p, "rmw")))
+		return -EINVAL;
+	ret = dnuma_memmap_pass(PHYS_PFN(start), PHYS_PFN(size), *p != 0);
 	return ret ?: count;
 }
 
 static int dnuma_memmap_show(struct seq_file *m, void *v)
 {
 	mutex_lock(&dnuma_memmap_lock);
-	seq_printf(m, "pages %lu ns %llu\n", dnuma_memmap_pages,
+	seq_printf(m, "%s pages %lu ns %llu\n",
+		   dnuma_memmap_rmw ? "rmw" : "read", dnuma_memmap_pages,
 		   dnuma_memmap_ns);
 	mutex_unlock(&dnuma_memmap_lock);
 	return 0;
 }
 
-static int dnuma_memmap_open(struct inode *inode, struct file *file)
-{
-	return single_open(file, dnuma_memmap_show, NULL);
-}
-
-static const struct file_operations dnuma_memmap_fops = {
-	.owner = THIS_MODULE,
-	.open = dnuma_memmap_open,
-	.read = seq_read,
-	.write = dnuma_memmap_write,
-	.llseek = seq_lseek,
-	.release = single_release,
-};
+DEFINE_SHOW_STORE_ATTRIBUTE(dnuma_memmap);
 
 static const char *const dnuma_kinds[] = {
 	"lru", "slab", "pagetable", "hugetlb", "free", "reserved", "other",

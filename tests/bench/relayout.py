@@ -62,7 +62,7 @@ def main():
         report(g)
         rows = []
         for size in sizes:
-            rel, mem, eng, floor = [], [], [], []
+            rel, mem, eng, floor, rmw = [], [], [], [], []
             for _ in range(args.runs):
                 # virtio-mem's guest driver goes on after its device
                 # reports the new size, with device_hotplug_lock, which a
@@ -78,6 +78,7 @@ def main():
                 assert done['status'] == 'ok', done
                 eng.append(phases(g))
                 floor.append(memmap_pass(g, START, size))
+                rmw.append(memmap_pass(g, START, size, rmw=True))
                 pend = sum(n['pending-pages'] for n in nodes(g).values())
                 relayout(g, [(START, size, 0)], migrate=True, timeout=600)
 
@@ -87,11 +88,11 @@ def main():
                 vmem_set(g, {'vm0': 4 * GiB, 'vm1': 0})
             r, m = statistics.median(rel), statistics.median(mem)
             rows.append((size, r, m, pend, median_phases(eng),
-                         statistics.median(floor)))
+                         statistics.median(floor), statistics.median(rmw)))
         print(f"\n{'moved':>6}  {'relayout':>10} {'GiB/s':>7}  "
               f"{'virtio-mem unplug+plug':>22} {'GiB/s':>7}  {'speed-up':>8}  "
               f"pending after relayout")
-        for size, r, m, pend, _e, _f in rows:
+        for size, r, m, pend, _e, _f, _w in rows:
             print(f"{size // GiB:>4} G  {r * 1000:>8.0f} ms {size / GiB / r:>7.1f}  "
                   f"{m * 1000:>19.0f} ms {size / GiB / m:>7.2f}  {m / r:>7.1f}x  "
                   f"{pend} pages")
@@ -99,7 +100,7 @@ def main():
               f'{g.accel}, so absolute figures are emulated time; goal >= 10x)')
         print(f"\n{'moved':>6}  {'QMP':>9}  {'engine':>9}  {'device+driver':>13}  "
               f"{'memmap pass':>11}  {'engine/memmap':>13}")
-        for size, r, m, pend, ph, f in rows:
+        for size, r, m, pend, ph, f, _w in rows:
             e = ph['total']
             print(f"{size // GiB:>4} G  {r * 1000:>6.1f} ms  {e * 1000:>6.1f} ms  "
                   f"{(r - e) * 1000:>10.1f} ms  {f * 1000:>8.2f} ms  {e / f:>12.1f}x")
@@ -107,8 +108,11 @@ def main():
               'debugfs dnuma/phases; memmap pass: each struct page of the '
               'range read once, same guest; goal <= 2x)')
         print('\nengine phases, ms (median per phase)')
-        print_phase_table([(f'{size // GiB}G to 1', ph, f)
-                           for size, _r, _m, _p, ph, f in rows])
+        print_phase_table([(f'{size // GiB}G to 1', ph, f, w)
+                           for size, _r, _m, _p, ph, f, w in rows])
+        print('(rmw pass: each struct page of the range rewritten with one '
+              'atomic cmpxchg, as taking a free page must; take/rmw: the '
+              'take phase over it)')
         g.poweroff()
     finally:
         g.cleanup()

@@ -51,7 +51,7 @@ def one_guest(total, size, runs, flavour):
         g.start()
         boot = time.monotonic() - t0
         report(g)
-        to1, to0, ph1, ph0, floor = [], [], [], [], []
+        to1, to0, ph1, ph0, floor, rmw = [], [], [], [], [], []
         for _ in range(runs):
             t0 = time.monotonic()
             done = relayout(g, [(start, size, 1)], timeout=600)
@@ -65,10 +65,11 @@ def one_guest(total, size, runs, flavour):
             assert done['status'] == 'ok', done
             ph0.append(phases(g))
             floor.append(memmap_pass(g, start, size))
+            rmw.append(memmap_pass(g, start, size, rmw=True))
         g.poweroff()
         return (statistics.median(to1), statistics.median(to0), boot, start,
                 pend, median_phases(ph1), median_phases(ph0),
-                statistics.median(floor))
+                statistics.median(floor), statistics.median(rmw))
     finally:
         g.cleanup()
 
@@ -77,13 +78,16 @@ def print_phases(rows):
     """The engine's phases per guest and direction, in ms, then its
     total over one pass of the range's memmap."""
     cols = []
-    for total, _t1, _t0, _boot, _start, _pend, p1, p0, floor in rows:
-        cols.append((f'{total // GiB}G to 1', p1, floor))
-        cols.append((f'{total // GiB}G to 0', p0, floor))
+    for total, _t1, _t0, _boot, _start, _pend, p1, p0, floor, rmw in rows:
+        cols.append((f'{total // GiB}G to 1', p1, floor, rmw))
+        cols.append((f'{total // GiB}G to 0', p0, floor, rmw))
     print("\nengine phases, ms (median per phase; 'to 0' migrates)")
     print_phase_table(cols)
     print("(memmap: one pass reading each struct page of the range once, "
-          "same guest; ratio: engine total over it, goal <= 2x)")
+          "same guest; ratio: engine total over it, goal <= 2x;\n"
+          " rmw pass: each struct page's flags rewritten with one atomic "
+          "cmpxchg, as taking a free page must; take/rmw: the take phase "
+          "over it)")
 
 
 def main():

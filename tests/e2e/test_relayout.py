@@ -69,6 +69,13 @@ def test_relayout_512m_idle(boot):
     for p in ('take', 'publish', 'release', 'nodes'):
         assert ph[p] > 0, (p, ph)
     assert 0 < memmap_pass(g, 512 * MiB, 512 * MiB) < ph['total']
+    # Rewriting each page's flags in place changes nothing.
+    before = nodes(g)
+    assert memmap_pass(g, 512 * MiB, 512 * MiB, rmw=True) > 0
+    after = nodes(g)
+    for nid, n in before.items():
+        for key in ('present-pages', 'managed-pages'):
+            assert after[nid][key] == n[key], (nid, key, after)
     ns = nodes(g)
     assert_consistent(ns, base)
     moved = 512 * MiB // PAGE
@@ -342,11 +349,12 @@ def test_relayout_bad_requests(boot):
     # So does the memmap pass: ranges of pages of online memory only.
     for bad in ('0x20000000', '0x20000001 128M', '0x20000000 0',
                 '0x20000000 128M 1', 'x 128M', '0x7ffff000 16G',
-                '0xfffffffffffff000 8K'):
+                '0xfffffffffffff000 8K', '0x20000000 128Mrmw',
+                '0x20000000 128M rmw x', '0x20000000 128M read'):
         rc, _ = g.run(f'echo {bad} > /sys/kernel/debug/dnuma/memmap_pass')
         assert rc != 0, bad
     assert g.read('/sys/kernel/debug/dnuma/memmap_pass').strip() == \
-        'pages 0 ns 0'
+        'read pages 0 ns 0'
 
     report(g)
     ns = nodes(g)

@@ -89,14 +89,18 @@ def phases(g):
     return out
 
 
-def memmap_pass(g, start, size):
+def memmap_pass(g, start, size, rmw=False):
     """Seconds the guest takes to read each struct page of [start,
-    start + size) once (debugfs dnuma/memmap_pass): a relayout's floor."""
-    g.sh(f'echo {start:#x} {size:#x} > {DNUMA}/memmap_pass')
-    m = re.fullmatch(r'pages (\d+) ns (\d+)',
+    start + size) once (debugfs dnuma/memmap_pass): a relayout's floor.
+    With @rmw, to rewrite each one's flags atomically, as taking a free
+    page into another zone must: the floor of the take phase."""
+    mode = 'rmw' if rmw else 'read'
+    g.sh(f"echo {start:#x} {size:#x}{' rmw' if rmw else ''} "
+         f"> {DNUMA}/memmap_pass")
+    m = re.fullmatch(r'(read|rmw) pages (\d+) ns (\d+)',
                      g.read(f'{DNUMA}/memmap_pass').strip())
-    assert m and int(m.group(1)) == size // PAGE, m
-    return int(m.group(2)) / 1e9
+    assert m and m.group(1) == mode and int(m.group(2)) == size // PAGE, m
+    return int(m.group(3)) / 1e9
 
 
 def median_phases(runs):
@@ -105,8 +109,9 @@ def median_phases(runs):
 
 
 def print_phase_table(cols):
-    """Print [(title, median_phases, memmap seconds)] side by side: each
-    phase in ms, the memmap pass and the engine's total over it."""
+    """Print [(title, median_phases, memmap seconds, rmw seconds)] side
+    by side: each phase in ms, the memmap pass and the engine's total
+    over it, the atomic rewrite pass and the take phase over it."""
     print(f"{'phase':>10}" + ''.join(f'{c[0]:>11}' for c in cols))
     for name in cols[0][1]:
         print(f'{name:>10}' + ''.join(f'{c[1][name] * 1000:>11.2f}'
@@ -114,3 +119,6 @@ def print_phase_table(cols):
     print(f"{'memmap':>10}" + ''.join(f'{c[2] * 1000:>11.2f}' for c in cols))
     print(f"{'ratio':>10}" + ''.join(f"{c[1]['total'] / c[2]:>10.1f}x"
                                      for c in cols))
+    print(f"{'rmw pass':>10}" + ''.join(f'{c[3] * 1000:>11.2f}' for c in cols))
+    print(f"{'take/rmw':>10}" + ''.join(f"{c[1]['take'] / c[3]:>10.1f}x"
+                                        for c in cols))
