@@ -31,7 +31,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from vnuma.device import command  # noqa: E402
+from vnuma.device import command, completion_event  # noqa: E402
 from vnuma.guest import Guest, Node, Topology, parse_size, versions  # noqa: E402
 from vnuma.vmem import vmem_set  # noqa: E402
 
@@ -70,8 +70,7 @@ def vnuma_add_remove(g, size, i, completions):
     r = g.qmp.cmd('virtio-numa-node-add', id='vnuma0', node=2, memdev=f'vn{i}')
     wait_mem_total(g, before + size // 1024)
     t_add = time.monotonic() - t0
-    ev = g.qmp.wait_event('VIRTIO_NUMA_COMPLETION', 600,
-                          match=lambda e: e['data']['command-id'] == r['command-id'])
+    ev = completion_event(g, r['command-id'], 600)
     ts = ev['timestamp']
     completions.append(ts['seconds'] + ts['microseconds'] / 1e6 - w0)
     assert ev['data']['status'] == 'ok', ev
@@ -159,8 +158,8 @@ def main():
                       f"{ra:>6}  {r * 1000:>6.0f} ms {size / GiB / r:>7.1f} {rr:>6}")
             print(f"{'':>5}  (virtio-numa-node-add to its completion: "
                   f"{comp * 1000:.0f} ms)")
-        print(f'(median of {args.runs} runs after one untimed round of each; add: QMP command until the guest '
-              f'shows the memory, polled over the console channel for all three; '
+        print(f'(median of {args.runs} runs after one untimed round of each; '
+              f'add: QMP command until the guest shows the memory, polled over the console channel for all three; '
               f'remove: until the device knows it is gone; ratio = virtio-numa '
               f'time / that time, <= 1.0 means virtio-numa is as fast or faster; '
               f'{g.accel}, so absolute figures are emulated time)')

@@ -110,9 +110,6 @@ def main():
         print('\nengine phases, ms (median per phase)')
         print_phase_table([(f'{size // GiB}G to 1', ph, f, w)
                            for size, _r, _m, _p, ph, f, w in rows])
-        print('(rmw pass: each struct page of the range rewritten with one '
-              'atomic cmpxchg, as taking a free page must; take/rmw: the '
-              'take phase over it)')
         g.poweroff()
     finally:
         g.cleanup()

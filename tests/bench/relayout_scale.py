@@ -83,11 +83,6 @@ def print_phases(rows):
         cols.append((f'{total // GiB}G to 0', p0, floor, rmw))
     print("\nengine phases, ms (median per phase; 'to 0' migrates)")
     print_phase_table(cols)
-    print("(memmap: one pass reading each struct page of the range once, "
-          "same guest; ratio: engine total over it, goal <= 2x;\n"
-          " rmw pass: each struct page's flags rewritten with one atomic "
-          "cmpxchg, as taking a free page must; take/rmw: the take phase "
-          "over it)")
 
 
 def main():

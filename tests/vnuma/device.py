@@ -22,10 +22,14 @@ def command(g, name, dev='vnuma0', timeout=30, **args):
     return wait_completion(g, cid, timeout)
 
 
+def completion_event(g, cid, timeout=30):
+    """Command @cid's VIRTIO_NUMA_COMPLETION event, with its timestamp."""
+    return g.qmp.wait_event('VIRTIO_NUMA_COMPLETION', timeout,
+                            match=lambda e: e['data']['command-id'] == cid)
+
+
 def wait_completion(g, cid, timeout=30):
-    ev = g.qmp.wait_event('VIRTIO_NUMA_COMPLETION', timeout,
-                          match=lambda e: e['data']['command-id'] == cid)
-    return ev['data']
+    return completion_event(g, cid, timeout)['data']
 
 
 def command_info(g, cid, dev='vnuma0'):

@@ -122,3 +122,8 @@ def print_phase_table(cols):
     print(f"{'rmw pass':>10}" + ''.join(f'{c[3] * 1000:>11.2f}' for c in cols))
     print(f"{'take/rmw':>10}" + ''.join(f"{c[1]['take'] / c[3]:>10.1f}x"
                                         for c in cols))
+    print("(memmap: one pass reading each struct page of the range once, "
+          "same guest; ratio: engine total over it, goal <= 2x;\n"
+          " rmw pass: each struct page's flags rewritten with one atomic "
+          "cmpxchg, as taking a free page must; take/rmw: the take phase "
+          "over it)")
