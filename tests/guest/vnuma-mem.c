@@ -40,6 +40,13 @@
  *	unmap it (the frees); prints "vnuma-mem: bench: N pages in S s,
  *	X ns/page" timed with clock_gettime.
  *
+ *   vnuma-mem memtotal -k KIB [-t SECONDS]
+ *	wait until MemTotal in /proc/meminfo is at least KIB (every
+ *	millisecond), then print "vnuma-mem: memtotal: N kB" and exit 0;
+ *	exit 1 after SECONDS (600).  A benchmark starts it before it asks
+ *	for memory and takes its exit as the moment the memory is online,
+ *	without a round trip to the guest per poll.
+ *
  * Every 8-byte word holds a value derived from its chunk, its generation
  * and its offset, so a page that changed contents, or that came back
  * from another chunk, is caught.  Prints one line
@@ -229,6 +236,50 @@ static int bench(unsigned long mib, unsigned long rounds)
 	return 0;
 }
 
+static long mem_total_kb(int fd)
+{
+	char buf[256];
+	long kb = -1;
+	ssize_t n;
+
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		sscanf(buf, "MemTotal: %ld kB", &kb);
+	}
+	return kb;
+}
+
+static int memtotal(long want, double end)
+{
+	const struct timespec ms = { 0, 1000000 };
+	int fd = open("/proc/meminfo", O_RDONLY), ret = 0;
+	long kb;
+
+	if (fd < 0) {
+		perror("vnuma-mem: /proc/meminfo");
+		return 2;
+	}
+	while ((kb = mem_total_kb(fd)) < want) {
+		if (kb < 0) {
+			fprintf(stderr, "vnuma-mem: no MemTotal in /proc/meminfo\n");
+			ret = 2;
+			break;
+		}
+		if (now() > end) {
+			ret = 1;
+			break;
+		}
+		nanosleep(&ms, NULL);
+	}
+	close(fd);
+	if (ret == 1)
+		printf("vnuma-mem: memtotal: %ld kB, not %ld kB\n", kb, want);
+	else if (!ret)
+		printf("vnuma-mem: memtotal: %ld kB\n", kb);
+	return ret;
+}
+
 /*
  * Memory errors, injected: a page of ours soft-offlined (its data must
  * survive the migration), a page of a child hard-poisoned (the child is
@@ -315,13 +366,14 @@ static void release(uint64_t **chunks, unsigned long nr)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: vnuma-mem hold|stress|release|pin|bench|poison [-n NODE|-p NODE] [-H] -m MIB [-t SECONDS] [-r ROUNDS] [-i MS]\n");
+	fprintf(stderr, "usage: vnuma-mem hold|stress|release|pin|bench|poison|memtotal [-n NODE|-p NODE] [-H] -m MIB [-t SECONDS] [-r ROUNDS] [-i MS] [-k KIB]\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	unsigned long nr = 0, rounds = 0, i, *gen;
+	long kib = 0;
 	double seconds = 0, end;
 	uint64_t **chunks;
 	int node = -1, mode = MPOL_BIND, opt, stress, *pipes = NULL;
@@ -331,10 +383,10 @@ int main(int argc, char **argv)
 	stress = !strcmp(argv[1], "stress");
 	if (!stress && strcmp(argv[1], "hold") && strcmp(argv[1], "bench") &&
 	    strcmp(argv[1], "pin") && strcmp(argv[1], "poison") &&
-	    strcmp(argv[1], "release"))
+	    strcmp(argv[1], "release") && strcmp(argv[1], "memtotal"))
 		return usage();
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:p:m:t:r:i:H")) != -1) {
+	while ((opt = getopt(argc, argv, "n:p:m:t:r:i:k:H")) != -1) {
 		switch (opt) {
 		case 'H':
 			thp = 1;
@@ -355,6 +407,9 @@ int main(int argc, char **argv)
 		case 'i':
 			rounds = strtoul(optarg, NULL, 0);
 			break;
+		case 'k':
+			kib = strtol(optarg, NULL, 0);
+			break;
 		default:
 			return usage();
 		}
@@ -367,6 +422,8 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		return poison(seconds ? now() + seconds : 0, rounds ?: 20);
 	}
+	if (!strcmp(argv[1], "memtotal"))
+		return kib > 0 ? memtotal(kib, now() + (seconds ?: 600)) : usage();
 	if (!strcmp(argv[1], "bench"))
 		return nr ? bench(nr, rounds ?: 1) : usage();
 	/* -m is MiB: so many chunks. */
