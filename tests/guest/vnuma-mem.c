@@ -34,8 +34,8 @@
  *	one of each every MS milliseconds (20); prints
  *	"vnuma-mem: done: N soft-offlined, M poisoned, K mismatches".
  *
- *   vnuma-mem bench -m MIB -r ROUNDS
- *	page allocator microbenchmark: ROUNDS times, map MIB of anonymous
+ *   vnuma-mem bench [-n NODE] -m MIB -r ROUNDS
+ *	page allocator microbenchmark (bound to NODE): ROUNDS times, map MIB of anonymous
  *	memory, write one word per page (a page fault, an allocation) and
  *	unmap it (the frees); prints "vnuma-mem: bench: N pages in S s,
  *	X ns/page" timed with clock_gettime.
@@ -424,8 +424,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "memtotal"))
 		return kib > 0 ? memtotal(kib, now() + (seconds ?: 600)) : usage();
-	if (!strcmp(argv[1], "bench"))
-		return nr ? bench(nr, rounds ?: 1) : usage();
+	if (!strcmp(argv[1], "bench")) {
+		if (!nr)
+			return usage();
+		bind_node(node, mode);
+		return bench(nr, rounds ?: 1);
+	}
 	/* -m is MiB: so many chunks. */
 	nr /= CHUNK >> 20;
 	if (!nr)
