@@ -12,10 +12,13 @@ PAGE = 4096
 DNUMA = '/sys/kernel/debug/dnuma'
 
 
-def layout(g):
-    """The map: [(start, size, guest node)] for each run of sections."""
+def layout(g, text=None):
+    """The map: [(start, size, guest node)] for each run of sections;
+    parsed from @text (the layout file's contents) if given."""
     out = []
-    for line in g.read(f'{DNUMA}/layout').splitlines():
+    if text is None:
+        text = g.read(f'{DNUMA}/layout')
+    for line in text.splitlines():
         m = re.fullmatch(r'(0x[0-9a-f]+)-(0x[0-9a-f]+) (\d+)', line.strip())
         assert m, line
         lo, hi = int(m.group(1), 16), int(m.group(2), 16)
@@ -23,18 +26,22 @@ def layout(g):
     return out
 
 
-def stat(g, name):
-    """One counter of the engine's stats file (commits, redirected, ...)."""
-    return int(re.search(rf'^{name} (\d+)$', g.read(f'{DNUMA}/stats'),
-                         re.M).group(1))
+def stat(g, name, text=None):
+    """One counter of the engine's stats file (commits, redirected, ...);
+    from @text (the file's contents) if given."""
+    if text is None:
+        text = g.read(f'{DNUMA}/stats')
+    return int(re.search(rf'^{name} (\d+)$', text, re.M).group(1))
 
 
-def audit(g):
+def audit(g, out=None):
     """Run the engine's audit: every node's present, managed, free and
     pending pages recounted from the memmap and the free lists, every
     free page on its own zone's lists, spans and memory blocks checked.
-    Fails the test with the audit's report unless it found nothing."""
-    out = g.read(f'{DNUMA}/audit')
+    Fails the test with the audit's report unless it found nothing.
+    @out: the audit file's contents, read already."""
+    if out is None:
+        out = g.read(f'{DNUMA}/audit')
     m = re.search(r'^differences: (\d+)$', out, re.M)
     assert m and m.group(1) == '0', f'dnuma audit:\n{out}'
     return out

@@ -414,6 +414,19 @@ class Guest:
     def read(self, path):
         return self.ctl.read(path)
 
+    def read_files(self, paths):
+        """Several files in one round trip and one process (each costs
+        tens of milliseconds on a KASAN guest): {path: contents}.  head
+        prints "==> PATH <==" before each file, and an empty line
+        between two, when there are two or more."""
+        if len(paths) == 1:
+            return {paths[0]: self.read(paths[0])}
+        out = self.sh('head -n 1000000 ' + ' '.join(paths))
+        parts = re.split(r'(?:\A|\n)==> (.+) <==\n', out)
+        got = dict(zip(parts[1::2], parts[2::2]))
+        assert list(got) == list(paths), out
+        return got
+
     def node_meminfo(self, node):
         """/sys/devices/system/node/nodeN/meminfo as {field: kB}."""
         out = {}

@@ -34,11 +34,14 @@ def format_layout(rows):
     return '\n'.join(lines)
 
 
-def zoneinfo(g):
+def zoneinfo(g, text=None):
     """/proc/zoneinfo as [{'node', 'zone', 'present', 'spanned', 'start_pfn'}]
-    (start_pfn only for zones that print it: those with pages)."""
+    (start_pfn only for zones that print it: those with pages); parsed
+    from @text (its contents) if given."""
     zones = []
-    for line in g.read('/proc/zoneinfo').splitlines():
+    if text is None:
+        text = g.read('/proc/zoneinfo')
+    for line in text.splitlines():
         m = re.match(r'Node (\d+), zone\s+(\S+)', line)
         if m:
             zones.append({'node': int(m.group(1)), 'zone': m.group(2)})
