@@ -1000,7 +1000,7 @@ static void dnuma_withdraw(struct dnuma_commit *c)
 
 /*
  * Take one pageblock of @r into @to, in one pass over its struct pages
- * (relayout_take_pageblock()): the free pages of every other zone move,
+ * (relayout_move_pageblock()): the free pages of every other zone move,
  * reserved pages change node in place, every other page of another node
  * is counted as pending.  The map is not published yet: no freed page
  * changes zone here but by us.
@@ -1012,7 +1012,7 @@ static void dnuma_take_block(struct dnuma_commit *c, struct zone *to,
 	u64 t0;
 
 	t0 = ktime_get_ns();
-	moved = relayout_take_pageblock(c->from, nr_from, to, start,
+	moved = relayout_move_pageblock(c->from, nr_from, to, start, c->moved,
 					c->pending, &dnuma_lock);
 	dnuma_irqoff_note(t0);
 	atomic_long_add(moved, &dnuma_transplanted[zone_to_nid(to)]);
@@ -1133,8 +1133,8 @@ static unsigned long dnuma_sweep_section(unsigned long start, int target,
 		for (pfn = start; pfn < start + PAGES_PER_SECTION;
 		     pfn += pageblock_nr_pages) {
 			t0 = ktime_get_ns();
-			n = relayout_move_pageblock(from[i], to, pfn,
-						    &dnuma_lock);
+			relayout_move_pageblock(&from[i], 1, to, pfn, &n, NULL,
+						&dnuma_lock);
 			dnuma_irqoff_note(t0);
 			if (n) {
 				atomic_long_add(n, &dnuma_count.swept);
