@@ -32,10 +32,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from vnuma.dnuma import DNUMA, stat  # noqa: E402
 from vnuma.guest import Guest, Node, Topology, versions  # noqa: E402
 
 TOPO = Topology([Node(1024, [0]), Node(512, [1])])
-STATS = '/sys/kernel/debug/dnuma/stats'
 
 
 def bench(g, args):
@@ -46,21 +46,16 @@ def bench(g, args):
     return float(re.search(r'([\d.]+) ns/page', line).group(1))
 
 
-def lookups(g):
-    """How many freed pages the hook has looked up."""
-    return int(re.search(r'^lookups (\d+)', g.read(STATS), re.M).group(1))
-
-
 def relayout(g, nid, redirect):
     """Node 0's top block (held memory) to node @nid; wait until the hook
     is @redirect ('on' or 'off'): a page or two in use may stay pending
     until the engine's first sweep.  Returns the pages pending."""
-    g.sh(f'echo 0x38000000 128M {nid} > /sys/kernel/debug/dnuma/relayout')
+    g.sh(f'echo 0x38000000 128M {nid} > {DNUMA}/relayout')
     deadline = time.monotonic() + 60
     while True:
-        st = g.read(STATS)
+        st = g.read(f'{DNUMA}/stats')
         if f'redirect {redirect}' in st:
-            return int(re.search(r'pending (\d+)', st).group(1))
+            return stat(g, 'pending', st)
         assert time.monotonic() < deadline, st
         time.sleep(0.2)
 
@@ -95,11 +90,10 @@ def main():
             for _ in range(args.runs):
                 # Every free now looks its section up ...
                 pend.append(relayout(g, 1, 'on'))
-                before = lookups(g)
+                before = stat(g, 'lookups')
                 res['pending'].append(bench(g, args))
                 # (each page the run freed went through the hook)
-                assert lookups(g) - before >= args.mib * 256 * args.rounds
-
+                assert stat(g, 'lookups') - before >= args.mib * 256 * args.rounds
                 # ... and now no longer does: the block's pages are home.
                 assert relayout(g, 0, 'off') == 0
                 res['idle'].append(bench(g, args))

@@ -40,7 +40,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from vnuma.device import command, completion_event  # noqa: E402
 from vnuma.guest import Guest, Node, Topology, parse_size, versions  # noqa: E402
-from vnuma.vmem import vmem_set  # noqa: E402
+from vnuma.vmem import vmem_request, vmem_set  # noqa: E402
 
 GiB = 1 << 30
 # Nodes 0 and 1 boot with memory and CPUs, node 2 is empty.  Device
@@ -118,8 +118,7 @@ def vnuma_add_remove(g, size, i, completions):
 
 def vmem_add_remove(g, dev, size):
     with MemTotalWait(g, size) as w:
-        g.qmp.cmd('qom-set', path=f'/machine/peripheral/{dev}',
-                  property='requested-size', value=size)
+        vmem_request(g, {dev: size})
     t_add = w.elapsed
     vmem_set(g, {dev: size})
     t0 = time.monotonic()

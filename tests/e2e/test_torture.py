@@ -21,7 +21,7 @@ from vnuma.guest import FLAVOUR, Node, Topology
 from vnuma.mem import start_mem, stop_mem
 from vnuma.node import add_node, remove_node
 from vnuma.qmp import QMPError
-from vnuma.vmem import vmem_set
+from vnuma.vmem import vmem_request, vmem_set
 
 MiB = 1 << 20
 SECONDS = int(os.environ.get('VNUMA_TORTURE_SECONDS', '45'))
@@ -134,9 +134,7 @@ def test_torture(boot, figures):
         # Refusals name a reason: blocks offline (addr) or isolated (busy).
         assert done['status'] in ('ok', 'busy', 'invalid', 'skipped'), done
         if i % 3 == 0:
-            g.qmp.cmd('qom-set', path='/machine/peripheral/vm0',
-                      property='requested-size',
-                      value=rng.choice([0, 128 * MiB, 256 * MiB]))
+            vmem_request(g, {'vm0': rng.choice([0, 128 * MiB, 256 * MiB])})
             stats['vmem'] += 1
         if i % 5 == 0:
             if not added:

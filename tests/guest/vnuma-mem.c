@@ -35,10 +35,10 @@
  *	"vnuma-mem: done: N soft-offlined, M poisoned, K mismatches".
  *
  *   vnuma-mem bench [-n NODE] -m MIB -r ROUNDS
- *	page allocator microbenchmark (bound to NODE): ROUNDS times, map MIB of anonymous
- *	memory, write one word per page (a page fault, an allocation) and
- *	unmap it (the frees); prints "vnuma-mem: bench: N pages in S s,
- *	X ns/page" timed with clock_gettime.
+ *	page allocator microbenchmark (bound to NODE): ROUNDS times, map
+ *	MIB of anonymous memory, write one word per page (a page fault, an
+ *	allocation) and unmap it (the frees); prints "vnuma-mem: bench: N
+ *	pages in S s, X ns/page" timed with clock_gettime.
  *
  *   vnuma-mem memtotal -k KIB [-t SECONDS]
  *	wait until MemTotal in /proc/meminfo is at least KIB (every
