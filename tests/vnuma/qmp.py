@@ -44,7 +44,13 @@ class QMP:
         self.buf = b''
         self.events = []
         self.timeout = timeout
-        self.greeting = self._read(timeout)
+        # A connection made while QEMU starts its vCPUs can get the
+        # RESUME event before the greeting: QEMU 10.0's
+        # monitor_qapi_event_emit() writes events to a monitor until
+        # the handling of its first OPENED event puts it in negotiation.
+        while 'event' in (msg := self._read(timeout)):
+            self.events.append(msg)
+        self.greeting = msg
         if 'QMP' not in self.greeting:
             raise RuntimeError(f'not a QMP greeting: {self.greeting}')
         self.cmd('qmp_capabilities')
