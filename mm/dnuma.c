@@ -570,26 +570,23 @@ static int dnuma_block_in_group(struct memory_block *mem, void *arg)
 }
 
 /*
- * What memlayout_check() cannot know: the range must be whole memory
- * blocks of online RAM (no holes, no device memory) in one kind of zone,
- * each section of it in one zone; not memory a driver manages in a memory
- * group (virtio-mem, dax, our own added nodes: that driver owns its
- * node), not a CMA area; and its node must be possible.  Called with
- * the device hotplug lock taken (dnuma_relayout()): nothing goes on- or
- * offline meanwhile.
+ * What memlayout_check() cannot know: the range must be online RAM (no
+ * holes, no device memory) in one kind of zone, each section of it in one
+ * zone; not memory a driver manages in a memory group (virtio-mem, dax,
+ * our own added nodes: that driver owns its node), not a CMA area; and
+ * its node must be possible.  Whole sections (memlayout_check()) are
+ * enough: a memory block of several may have memory of two nodes
+ * (dnuma_block_layout()).  Called with the device hotplug lock taken
+ * (dnuma_relayout()): nothing goes on- or offline meanwhile.
  */
 static const char *dnuma_check_range(const struct memlayout_range *r)
 {
-	const unsigned long block_pages = PHYS_PFN(memory_block_size_bytes());
 	unsigned long pfn, end = r->start_pfn + r->nr_pages, ram = 0;
 	const struct memlayout *ml;
 	enum zone_type zidx = MAX_NR_ZONES;
 	const char *why = NULL;
 
 	lockdep_assert_held(&dnuma_lock);
-	if (!IS_ALIGNED(r->start_pfn, block_pages) ||
-	    !IS_ALIGNED(r->nr_pages, block_pages))
-		return "not aligned to memory blocks";
 	if (!node_possible(r->nid))
 		return "node not possible";
 	if (end > max_pfn)
@@ -1170,24 +1167,93 @@ static void dnuma_transfer_reserves(struct dnuma_commit *c)
 	}
 }
 
+/*
+ * What memory block @mem is by the map @ml: the nodes it has memory of,
+ * and its zone if it is all one zone's, else NULL.  Ranges are whole
+ * sections, so with memory blocks of several sections (2 GiB on large
+ * x86 guests) a block may have memory of two nodes; memory_block_offline()
+ * refuses a block without a zone, as it does a block that spans nodes or
+ * zones at boot (memory_block_add_nid()).  Pageblocks of a zone never mix
+ * with another's by the map, so their first pages say it all.  Returns
+ * the node to give mem->nid: its first memory's, NUMA_NO_NODE if none.
+ */
+int dnuma_block_layout(const struct memlayout *ml, struct memory_block *mem,
+		       nodemask_t *nodes, struct zone **zone)
+{
+	unsigned long pfn = section_nr_to_pfn(mem->start_section_nr);
+	const unsigned long end = pfn + PHYS_PFN(memory_block_size_bytes());
+	struct zone *z, *first = NULL;
+	bool one = true;
+
+	nodes_clear(*nodes);
+	for (; pfn < end; pfn += pageblock_nr_pages) {
+		if (!pfn_to_online_page(pfn))
+			continue;
+		z = dnuma_owner_zone(ml, pfn);
+		node_set(zone_to_nid(z), *nodes);
+		if (!first)
+			first = z;
+		else if (z != first)
+			one = false;
+	}
+	*zone = one ? first : NULL;
+	return first ? zone_to_nid(first) : NUMA_NO_NODE;
+}
+
+/* The links between @mem and node @nid, both ways, if there are any. */
+static void dnuma_unlink_block(struct memory_block *mem, int nid)
+{
+	struct kobject *node = &node_devices[nid]->dev.kobj;
+
+	sysfs_remove_link(node, kobject_name(&mem->dev.kobj));
+	sysfs_remove_link(&mem->dev.kobj, kobject_name(node));
+}
+
+/*
+ * A memory block device follows the new map: its nid, its zone, and its
+ * sysfs links with every node it has memory of.  Only nodes the commit
+ * (@arg) touched can have gained or lost memory of it.
+ */
 static int dnuma_move_block(struct memory_block *mem, void *arg)
 {
-	unregister_memory_block_under_nodes(mem);
-	if (mem->zone)
-		mem->zone = arg;
+	const struct dnuma_commit *c = arg;
+	const unsigned long pfn = section_nr_to_pfn(mem->start_section_nr);
+	const unsigned long nr = PHYS_PFN(memory_block_size_bytes());
+	struct zone *zone;
+	nodemask_t has;
+	int nid, first;
+
+	first = dnuma_block_layout(c->next, mem, &has, &zone);
+	if (first == NUMA_NO_NODE)	/* not online: not in a range */
+		return 0;
+	for_each_node_mask(nid, c->ev->nodes) {
+		if (!node_isset(nid, has))
+			dnuma_unlink_block(mem, nid);
+		else	/* sets mem->nid: set again below */
+			register_memory_blocks_under_node(nid, pfn, pfn + nr,
+							  MEMINIT_HOTPLUG);
+	}
+	mem->nid = first;
+	mem->zone = zone;
 	return 0;
 }
 
-/* Memory block devices follow: nid, zone and the node's sysfs links. */
-static void dnuma_move_blocks(const struct memlayout_range *r)
+/*
+ * Memory block devices follow the published map @c->next: each block
+ * that has memory in a range.  A block with memory in two ranges is seen
+ * twice, to the same effect.  dnuma_relayout() holds the device hotplug
+ * lock (private to drivers/base: not asserted), so no block goes on- or
+ * offline, which is what sets a block's zone otherwise.
+ */
+static void dnuma_move_blocks(struct dnuma_commit *c)
 {
-	struct zone *to = dnuma_zone(r->nid, dnuma_zone_idx(r->start_pfn));
+	unsigned int i;
 
-	walk_memory_blocks(PFN_PHYS(r->start_pfn), PFN_PHYS(r->nr_pages), to,
-			   dnuma_move_block);
-	register_memory_blocks_under_node(r->nid, r->start_pfn,
-					  r->start_pfn + r->nr_pages,
-					  MEMINIT_HOTPLUG);
+	dnuma_assert_hotplug_held();
+	for (i = 0; i < c->nr; i++)
+		walk_memory_blocks(PFN_PHYS(c->r[i].start_pfn),
+				   PFN_PHYS(c->r[i].nr_pages), c,
+				   dnuma_move_block);
 }
 
 static void dnuma_set_node_state(int nid, enum node_states state, bool on)
@@ -1345,8 +1411,7 @@ static int dnuma_commit(struct dnuma_commit *c)
 	dnuma_mark_zones(c, false);
 	dnuma_phase(DNUMA_PH_RELEASE);
 
-	for (i = 0; i < c->nr; i++)
-		dnuma_move_blocks(&c->r[i]);
+	dnuma_move_blocks(c);
 	dnuma_phase(DNUMA_PH_BLOCKS);
 	dnuma_update_nodes(&c->ev->nodes, c->zonelists);
 	for_each_node_mask(nid, c->gaining)

@@ -9,7 +9,11 @@
 #include <linux/atomic.h>
 #include <linux/memlayout.h>
 #include <linux/mutex.h>
+#include <linux/nodemask.h>
 #include <linux/percpu.h>
+
+struct memory_block;
+struct zone;
 
 extern struct mutex dnuma_lock;
 /* Replaced as a whole under mem_hotplug_lock held for writing. */
@@ -68,6 +72,8 @@ extern const char * const dnuma_phase_names[DNUMA_NR_PHASES];
 	lockdep_assert(lockdep_is_mem_hotplug_held())
 
 struct memlayout *dnuma_layout_locked(void);
+int dnuma_block_layout(const struct memlayout *ml, struct memory_block *mem,
+		       nodemask_t *nodes, struct zone **zone);
 unsigned long dnuma_recount_holes(struct zone *zone, long *kept);
 
 /* What a pending page is, and so why it has not followed its memory. */

@@ -11,11 +11,13 @@
 #include <linux/delay.h>
 #include <linux/dnuma.h>
 #include <linux/jiffies.h>
+#include <linux/kernfs.h>
 #include <linux/memlayout.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
+#include <linux/node.h>
 #include <linux/page-isolation.h>
 #include <linux/seq_buf.h>
 #include <linux/seq_file.h>
@@ -486,21 +488,67 @@ static void dnuma_audit_free(struct dnuma_audit *a, struct zone *zone,
 	}
 }
 
+/* Whether @mem and node @nid link to each other: 0 no, 3 both ways. */
+static int dnuma_block_links(struct memory_block *mem, int nid)
+{
+	struct kernfs_node *to_mem, *to_node;
+	struct kobject *node;
+	int links;
+
+	if (!node_devices[nid])
+		return 0;
+	node = &node_devices[nid]->dev.kobj;
+	to_mem = kernfs_find_and_get(node->sd, kobject_name(&mem->dev.kobj));
+	to_node = kernfs_find_and_get(mem->dev.kobj.sd, kobject_name(node));
+	links = !!to_mem + 2 * !!to_node;
+	kernfs_put(to_mem);
+	kernfs_put(to_node);
+	return links;
+}
+
+/*
+ * A memory block with memory the map places: its nid, zone and node links
+ * recounted from the map (dnuma_block_layout()).  Other blocks are memory
+ * hotplug's.  A block whose memory went offline left the map with it, so
+ * no block checked is going on- or offline.
+ */
 static int dnuma_audit_block(struct memory_block *mem, void *arg)
 {
 	struct dnuma_audit *a = arg;
 	const struct memlayout *ml = dnuma_layout_locked();
 	unsigned long pfn = section_nr_to_pfn(mem->start_section_nr);
-	int target = memlayout_nid(ml, pfn);
+	const unsigned long end = pfn + PHYS_PFN(memory_block_size_bytes());
+	bool mapped = false;
+	struct zone *zone;
+	nodemask_t has;
+	int nid, first, links;
 
-	if (target == NUMA_NO_NODE || mem->state != MEM_ONLINE)
+	if (mem->state != MEM_ONLINE)
 		return 0;
-	if (mem->nid != target)
+	for (; pfn < end && !mapped; pfn += PAGES_PER_SECTION)
+		mapped = memlayout_nid(ml, pfn) != NUMA_NO_NODE;
+	if (!mapped)
+		return 0;
+	first = dnuma_block_layout(ml, mem, &has, &zone);
+	if (mem->nid != first)
 		dnuma_audit_err(a, "memory block %u: node %d, map says %d",
-				mem->dev.id, mem->nid, target);
-	if (mem->zone && zone_to_nid(mem->zone) != target)
-		dnuma_audit_err(a, "memory block %u: zone of node %d, map says %d",
-				mem->dev.id, zone_to_nid(mem->zone), target);
+				mem->dev.id, mem->nid, first);
+	if (mem->zone != zone)
+		dnuma_audit_err(a, "memory block %u: zone %d/%s, map says %d/%s",
+				mem->dev.id,
+				mem->zone ? zone_to_nid(mem->zone) : -1,
+				mem->zone ? mem->zone->name : "none",
+				zone ? zone_to_nid(zone) : -1,
+				zone ? zone->name : "none");
+	for_each_online_node(nid) {
+		links = dnuma_block_links(mem, nid);
+		if (links != (node_isset(nid, has) ? 3 : 0))
+			dnuma_audit_err(a, "memory block %u: links with node %d: %s, memory of it: %s",
+					mem->dev.id, nid,
+					links == 3 ? "both ways" :
+					links ? "one way" : "none",
+					node_isset(nid, has) ? "yes" : "no");
+	}
 	return 0;
 }
 
