@@ -47,8 +47,9 @@
 
 /* Command buffers kept posted; one is enough for ordering, more hide latency. */
 #define VNUMA_CMD_BUFS		4
-/* Records per node in every completion and report. */
+/* Records per node in every completion and report, and the guest's own. */
 #define VNUMA_NODE_RECORDS	11
+#define VNUMA_GUEST_RECORDS	2
 /* /proc/iomem name of memory we add; the format add_memory_driver_managed() wants. */
 #define VNUMA_RESOURCE_NAME	"System RAM (virtio_numa)"
 
@@ -296,7 +297,7 @@ static int vnuma_find_spare_node(void)
 
 static unsigned int vnuma_nr_records(void)
 {
-	return num_possible_nodes() * VNUMA_NODE_RECORDS;
+	return num_possible_nodes() * VNUMA_NODE_RECORDS + VNUMA_GUEST_RECORDS;
 }
 
 /* A relayout tries to see these hold; so does the device (it checks). */
@@ -384,6 +385,20 @@ static void vnuma_add_node_records(struct virtio_numa *vn,
 	vnuma_event_add(ev, VIRTIO_NUMA_R_CPUS, node,
 			cpumask_weight(cpumask_of_node(nid)));
 	vnuma_add_unmovable(ev, node, nid, pending);
+}
+
+/*
+ * What the guest moves and adds memory in, so that the device can refuse
+ * what would not be whole units before the guest sees it: a relayout
+ * moves sections, memory is added in memory blocks (2 GiB on large x86
+ * guests, where sections are 128 MiB).
+ */
+static void vnuma_add_guest_records(struct virtio_numa_event *ev)
+{
+	vnuma_event_add(ev, VIRTIO_NUMA_R_RELAYOUT_UNIT, 0,
+			PFN_PHYS(PAGES_PER_SECTION));
+	vnuma_event_add(ev, VIRTIO_NUMA_R_ADD_UNIT, 0,
+			memory_block_size_bytes());
 }
 
 /* An event buffer is ours again: free it, or keep it if it is the reserve. */
@@ -527,6 +542,7 @@ static void vnuma_send_event(struct virtio_numa *vn, u16 type, u64 id,
 	for_each_node(nid)
 		if (vnuma_host_node(vn, nid) != U32_MAX)
 			vnuma_add_node_records(vn, ev, nid);
+	vnuma_add_guest_records(ev);
 	vnuma_queue_event(vn, ev, vnuma_event_size(le16_to_cpu(ev->nr_records)));
 }
 

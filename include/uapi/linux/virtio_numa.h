@@ -172,6 +172,15 @@ struct virtio_numa_cmd_distance_set {
 /* PROGRESS events carry these two, for node 0, and no others. */
 #define VIRTIO_NUMA_R_PROGRESS_DONE		12	/* pages gone through */
 #define VIRTIO_NUMA_R_PROGRESS_TOTAL		13	/* pages to go through */
+/*
+ * Reports and completions carry these two, for node 0: the guest's own
+ * units, in bytes (powers of two).  RELAYOUT ranges must be whole
+ * RELAYOUT_UNITs and NODE_ADD ranges whole ADD_UNITs, besides whole
+ * blocks (Linux: a memory section, and a memory block, which is larger
+ * on large guests).
+ */
+#define VIRTIO_NUMA_R_RELAYOUT_UNIT		14
+#define VIRTIO_NUMA_R_ADD_UNIT			15
 
 /* VIRTIO_NUMA_R_STATE bits */
 #define VIRTIO_NUMA_NODE_POSSIBLE		_BITUL(0)
