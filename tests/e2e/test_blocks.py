@@ -7,23 +7,34 @@ and has no zone (valid_zones "none"), so it cannot go offline, as for a
 block that spans nodes at boot; moved back, it is one node's and one
 zone's again and goes offline and online as before.
 
+The guest says what it moves and adds memory in (query-virtio-numa's
+guest-relayout-unit and guest-add-unit), and the device refuses what
+would not be whole units of them before the guest sees a command.
+
 Only on the debug kernel: on KASAN the shadow of 62 GiB would be 8 GiB
 of host memory.  The guest's RAM is not reserved on the host (TCG
 touches only what the guest uses)."""
 
 import re
 
+import pytest
+
 from vnuma.device import nodes, relayout, report
 from vnuma.dnuma import audit, layout, wait_settled
 from vnuma.guest import Node, Topology
+from vnuma.node import add_node, new_backend, remove_node
+from vnuma.qmp import QMPError
 
 MiB = 1 << 20
 GiB = 1 << 30
 PAGE = 4096
 # Node 0: [0, 2G) and [4G, 34G); node 1: [34G, 64G).  Memory ends at
-# 64 GiB, so the guest picks 2 GiB memory blocks.
-TOPO = Topology([Node(32 * 1024, [0]), Node(30 * 1024, [1])], noreserve=True)
+# 64 GiB, so the guest picks 2 GiB memory blocks.  Node 2 is for adding.
+TOPO = Topology([Node(32 * 1024, [0]), Node(30 * 1024, [1]), Node(0, [])],
+                maxmem_mib=(62 + 4) * 1024, noreserve=True)
 BLOCK = 2 * GiB
+# The device's blocks are smaller than the guest's sections.
+DEVICE = 'id=vnuma0,region-size=4G,block-size=64M'
 # A section inside block 3 ([6G, 8G)), and three sections across the
 # boundary of blocks 3 and 4: both blocks get memory of node 1.
 RANGES = [(6 * GiB + 512 * MiB, 128 * MiB), (8 * GiB - 128 * MiB, 384 * MiB)]
@@ -43,7 +54,7 @@ def block_nodes(g, block):
 
 
 def test_relayout_sections_of_2g_memory_blocks(boot):
-    g = boot(TOPO, boot_timeout=600)
+    g = boot(TOPO, vnuma=DEVICE, boot_timeout=600)
     assert int(g.read(f'{MEM}/block_size_bytes'), 16) == BLOCK
     pxm = g.pxm_to_node()
     n0, n1 = pxm[0], pxm[1]
@@ -90,3 +101,32 @@ def test_relayout_sections_of_2g_memory_blocks(boot):
     assert g.read(f'{MEM}/memory3/valid_zones').strip() == 'Normal'
     assert block_nodes(g, 3) == [n0]
     audit(g)
+
+
+def test_device_keeps_to_the_guests_units(boot):
+    """The guest reports its units; the device refuses a relayout range
+    or a node's memory that is not whole units of them, naming them, and
+    maps a node's memory at a guest memory block boundary."""
+    g = boot(TOPO, vnuma=DEVICE, boot_timeout=600)
+    _, info = report(g)
+    assert (info['block-size'], info['guest-relayout-unit'],
+            info['guest-add-unit']) == (64 * MiB, 128 * MiB, BLOCK)
+    with pytest.raises(QMPError, match=r"'ranges\[0\]' 0x180000000\+0x4000000 "
+                       r"is not whole units of 0x8000000, the guest's "
+                       r"'guest-relayout-unit'"):
+        relayout(g, [(6 * GiB, 64 * MiB, 1)])
+    new_backend(g, 'small', 256)
+    with pytest.raises(QMPError, match="memory backend 'small' has 0x10000000 "
+                       "bytes, not a multiple of the guest's unit of memory "
+                       "it adds, 0x80000000"):
+        g.qmp.cmd('virtio-numa-node-add', id='vnuma0', node=2, memdev='small')
+    assert not [c for c in g.qmp.cmd('query-virtio-numa')[0]['commands']
+                if c['type'] != 'report']
+    # A node of one memory block: placed at a block boundary, added.
+    done, _ = add_node(g, 2, 2048)
+    assert done['status'] == 'ok', done
+    dev = next(d['data'] for d in g.qmp.cmd('query-memory-devices')
+               if d['type'] == 'virtio-numa')
+    assert dev['nodes'][0]['memaddr'] % BLOCK == 0, dev
+    assert nodes(g)[2]['present-pages'] == BLOCK // PAGE
+    assert remove_node(g, 2)['status'] == 'ok'

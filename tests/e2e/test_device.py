@@ -13,7 +13,7 @@ import pytest
 from vnuma.device import CMD, cmd_bytes, command, report, timed_reports, \
     wait_completion
 from vnuma.guest import Node, Topology
-from vnuma.layout import node_list, zoneinfo
+from vnuma.layout import zoneinfo
 from vnuma.qmp import QMPError
 
 TOPOLOGIES = {
@@ -227,6 +227,11 @@ def bogus_events():
         'too-many-cpus': event_bytes(node_records(0, cpus=99) + node_records(1)),
         'unmovable-above-pending': event_bytes(
             node_records(0) + [(R['pending-slab'], 0, 5)] + node_records(1)),
+        'unit-for-node-1': event_bytes(good + [(R['relayout-unit'], 1, 1 << 27)]),
+        'unit-twice': event_bytes(good + [(R['add-unit'], 0, 1 << 27)] * 2),
+        'unit-not-power-of-2': event_bytes(good + [(R['add-unit'], 0, 3 << 27)]),
+        'unit-below-a-page': event_bytes(good + [(R['relayout-unit'], 0, 1 << 11)]),
+        'unit-above-ram': event_bytes(good + [(R['relayout-unit'], 0, 1 << 50)]),
     }
 
 
@@ -244,19 +249,27 @@ def test_bogus_guest_events(boot):
         assert info['bogus-events'] == n, name
         assert info['reports'] == before['reports'], name
         assert info['nodes'] == before['nodes'], name
+        assert (info['guest-relayout-unit'], info['guest-add-unit']) == \
+            (128 << 20, 128 << 20), name
     assert not [e for e in g.qmp.events if e['event'].startswith('VIRTIO_NUMA')]
     # Forged but consistent, with a tag from the future: accepted.
     rc, out = guest_inject_event(g, event_bytes(
-        node_records(0) + node_records(1) + [(200, 0, 1)], seq=4242))
+        node_records(0) + node_records(1) + [(200, 0, 1)] +
+        [(R['relayout-unit'], 0, 1 << 21), (R['add-unit'], 0, 1 << 28)],
+        seq=4242))
     assert rc == 0, out
     ev = g.qmp.wait_event('VIRTIO_NUMA_REPORT', 10)
     assert ev['data']['report-seq'] == 4242
     info = g.qmp.cmd('query-virtio-numa')[0]
     assert info['bogus-events'] == len(bogus_events())
     assert info['nodes'][1]['managed-pages'] == 900
+    assert (info['guest-relayout-unit'], info['guest-add-unit']) == \
+        (2 << 20, 256 << 20)
     # The guest's own next report replaces the forged one.
     _, after = report(g)
     assert after['nodes'][0]['managed-pages'] == before['nodes'][0]['managed-pages']
+    assert (after['guest-relayout-unit'], after['guest-add-unit']) == \
+        (128 << 20, 128 << 20)
     # Bad input to the debugfs file itself is refused.
     dev = g.sh('ls /sys/kernel/debug/virtio_numa/').split()[0]
     for bad in ('xyz', 'abc', ''):

@@ -68,7 +68,7 @@ EVENT_COMPLETION, EVENT_REPORT, EVENT_PROGRESS = 1, 2, 3
 R = {'state': 1, 'guest-node': 2, 'present': 3, 'managed': 4, 'free': 5,
      'pending': 6, 'transplanted': 7, 'cpus': 8, 'pending-slab': 9,
      'pending-pgtable': 10, 'pending-other': 11, 'progress-done': 12,
-     'progress-total': 13}
+     'progress-total': 13, 'relayout-unit': 14, 'add-unit': 15}
 
 
 def event_bytes(records, etype=EVENT_REPORT, cid=0, status=0, field=0,

@@ -251,6 +251,30 @@ static bool virtio_numa_pages_ok(uint64_t pages, uint16_t page_shift)
 }
 
 /*
+ * A record of the guest's unit of RELAYOUT ranges or of NODE_ADD: once,
+ * for node 0, a power of two of at least a page and at most the largest
+ * RAM the device checks for (a guest cannot move or add more at once).
+ */
+static const char *virtio_numa_check_unit(VirtIONumaReport *rep,
+                                          uint16_t tag, uint32_t node,
+                                          uint64_t value,
+                                          uint16_t page_shift)
+{
+    uint64_t *unit = tag == VIRTIO_NUMA_R_RELAYOUT_UNIT ? &rep->relayout_unit
+                                                        : &rep->add_unit;
+
+    if (node || *unit) {
+        return "unit record for a node other than 0, or twice";
+    }
+    if (!is_power_of_2(value) || value < (1ULL << page_shift) ||
+        value > virtio_numa_max_ram()) {
+        return "unit not a power of two between a page and the RAM";
+    }
+    *unit = value;
+    return NULL;
+}
+
+/*
  * Check a guest event against everything the device knows, and on
  * success fill @values/@reported.  Returns NULL or what was wrong.
  */
@@ -269,6 +293,7 @@ static const char *virtio_numa_check_event(VirtIONuma *vn,
     /* One bit per tag: enough of them. */
     uint16_t seen[MAX_NODES] = {};
     unsigned int i;
+    const char *err;
 
     if (size != sizeof(*ev) + nr * sizeof(ev->records[0])) {
         return "length does not match nr_records";
@@ -305,6 +330,14 @@ static const char *virtio_numa_check_event(VirtIONuma *vn,
         uint32_t node = le32_to_cpu(r->node);
         uint64_t value = le64_to_cpu(r->value);
 
+        if (tag == VIRTIO_NUMA_R_RELAYOUT_UNIT ||
+            tag == VIRTIO_NUMA_R_ADD_UNIT) {
+            err = virtio_numa_check_unit(rep, tag, node, value, page_shift);
+            if (err) {
+                return err;
+            }
+            continue;
+        }
         if (!tag || tag > VIRTIO_NUMA_NR_TAGS) {
             continue;   /* from a newer guest: skipped, as specified */
         }
@@ -794,13 +827,36 @@ static bool virtio_numa_check_span(VirtIONuma *vn, unsigned int i,
     return true;
 }
 
+/*
+ * @addr and @size in whole units of @unit, one of the guest's units (0:
+ * not reported yet).  The guest checks them too; refused here, a request
+ * never becomes a command the guest must refuse.
+ */
+static bool virtio_numa_check_guest_unit(const char *what, uint64_t addr,
+                                         uint64_t size, uint64_t unit,
+                                         const char *name, Error **errp)
+{
+    if (unit && !QEMU_IS_ALIGNED(addr | size, unit)) {
+        error_setg(errp, "%s 0x%" PRIx64 "+0x%" PRIx64 " is not whole units "
+                   "of 0x%" PRIx64 ", the guest's '%s'", what, addr, size,
+                   unit, name);
+        return false;
+    }
+    return true;
+}
+
 /* Check range @i against the device and the machine; fill @w. */
 static bool virtio_numa_check_range(VirtIONuma *vn, unsigned int i,
                                     const VirtioNumaRange *r,
                                     struct virtio_numa_range *w,
                                     Error **errp)
 {
-    if (!virtio_numa_check_span(vn, i, r->addr, r->size, errp)) {
+    g_autofree char *what = g_strdup_printf("'ranges[%u]'", i);
+
+    if (!virtio_numa_check_span(vn, i, r->addr, r->size, errp) ||
+        !virtio_numa_check_guest_unit(what, r->addr, r->size,
+                                      vn->report.relayout_unit,
+                                      "guest-relayout-unit", errp)) {
         return false;
     }
     if (r->node >= virtio_numa_max_nodes()) {
@@ -1323,6 +1379,14 @@ static VirtioNumaInfo *virtio_numa_info(VirtIONuma *vn)
         info->has_report_seq = true;
         info->report_seq = vn->report_seq;
     }
+    if (vn->report.relayout_unit) {
+        info->has_guest_relayout_unit = true;
+        info->guest_relayout_unit = vn->report.relayout_unit;
+    }
+    if (vn->report.add_unit) {
+        info->has_guest_add_unit = true;
+        info->guest_add_unit = vn->report.add_unit;
+    }
     for (i = 0; i < MAX_NODES; i++) {
         const uint64_t *v = vn->report.values[i];
         VirtioNumaNodeInfo *ni;
@@ -1536,7 +1600,8 @@ bool virtio_numa_unplug_check(VirtIONuma *vn, Error **errp)
 static uint64_t virtio_numa_find_gap(VirtIONuma *vn, uint64_t size,
                                      uint64_t align)
 {
-    uint64_t off = 0;
+    /* Aligned in guest-physical addresses: the region's own may be less. */
+    uint64_t off = ROUND_UP(vn->addr, align) - vn->addr;
     unsigned int i;
     bool moved;
 
@@ -1547,7 +1612,8 @@ static uint64_t virtio_numa_find_gap(VirtIONuma *vn, uint64_t size,
 
             if (a->memdev && off < a->offset + a->size &&
                 a->offset < off + size) {
-                off = ROUND_UP(a->offset + a->size, align);
+                off = ROUND_UP(vn->addr + a->offset + a->size, align) -
+                      vn->addr;
                 moved = true;
             }
         }
@@ -1616,7 +1682,8 @@ static bool virtio_numa_map(VirtIONuma *vn, unsigned int node,
 {
     MemoryRegion *mr = host_memory_backend_get_memory(be);
     uint64_t size = memory_region_size(mr);
-    uint64_t align = MAX(vn->block_size, memory_region_get_alignment(mr));
+    uint64_t align = MAX(MAX(vn->block_size, vn->report.add_unit),
+                         memory_region_get_alignment(mr));
     uint64_t off;
 
     off = size <= vn->region_size ?
@@ -1790,6 +1857,7 @@ VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(
     VirtioNumaDistanceList *dl;
     uint64List **tail;
     HostMemoryBackend *be;
+    uint64_t size;
     uint32List *l;
     VirtIONuma *vn;
 
@@ -1821,7 +1889,18 @@ VirtioNumaNodeAddResult *qmp_virtio_numa_node_add(
         return NULL;
     }
     be = virtio_numa_backend(vn, memdev, errp);
-    if (!be || !virtio_numa_map(vn, node, be, errp)) {
+    if (!be) {
+        return NULL;
+    }
+    size = memory_region_size(host_memory_backend_get_memory(be));
+    if (vn->report.add_unit && !QEMU_IS_ALIGNED(size, vn->report.add_unit)) {
+        error_setg(errp, "'memdev': memory backend '%s' has 0x%" PRIx64
+                   " bytes, not a multiple of the guest's unit of memory "
+                   "it adds, 0x%" PRIx64 " ('guest-add-unit')", memdev, size,
+                   vn->report.add_unit);
+        return NULL;
+    }
+    if (!virtio_numa_map(vn, node, be, errp)) {
         return NULL;
     }
 
@@ -2568,6 +2647,47 @@ static const VMStateDescription vmstate_virtio_numa_done = {
     },
 };
 
+static bool virtio_numa_units_needed(void *opaque)
+{
+    VirtIONuma *vn = VIRTIO_NUMA(opaque);
+
+    return vn->report.relayout_unit || vn->report.add_unit;
+}
+
+/* As virtio_numa_check_unit() would have accepted them, or not reported. */
+static int virtio_numa_units_post_load(void *opaque, int version_id)
+{
+    VirtIONuma *vn = VIRTIO_NUMA(opaque);
+    const uint64_t units[] = { vn->report.relayout_unit, vn->report.add_unit };
+    unsigned int i;
+
+    for (i = 0; i < ARRAY_SIZE(units); i++) {
+        if (units[i] && (!is_power_of_2(units[i]) ||
+                         units[i] < (1ULL << vn->page_shift) ||
+                         units[i] > virtio_numa_max_ram())) {
+            error_report("virtio-numa %s: migrated guest unit 0x%" PRIx64
+                         " is not a power of two between a page and the RAM",
+                         virtio_numa_id(vn), units[i]);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* The guest's units from its last report (tags RELAYOUT_UNIT, ADD_UNIT). */
+static const VMStateDescription vmstate_virtio_numa_units = {
+    .name = "virtio-numa-device/guest-units",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = virtio_numa_units_needed,
+    .post_load = virtio_numa_units_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(report.relayout_unit, VirtIONuma),
+        VMSTATE_UINT64(report.add_unit, VirtIONuma),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static bool virtio_numa_cancel_needed(void *opaque)
 {
     return VIRTIO_NUMA(opaque)->cancel_id;
@@ -2614,6 +2734,7 @@ static const VMStateDescription vmstate_virtio_numa_device = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_virtio_numa_cancel,
+        &vmstate_virtio_numa_units,
         NULL
     },
 };

@@ -155,6 +155,9 @@ typedef struct VirtIONumaMove {
 typedef struct VirtIONumaReport {
     bool reported[MAX_NODES];
     uint64_t values[MAX_NODES][VIRTIO_NUMA_NR_TAGS];
+    /* The guest's units (RELAYOUT_UNIT, ADD_UNIT); 0: not reported. */
+    uint64_t relayout_unit;
+    uint64_t add_unit;
 } VirtIONumaReport;
 
 /*
