@@ -227,7 +227,7 @@ static int plan_add(struct vn_plan *p, uint64_t start, uint64_t end,
 void vn_firmware_blocks(const struct vn_info *info, uint64_t *lo,
 			uint64_t *hi)
 {
-	uint64_t bs = info->block_size, top = 0;
+	uint64_t bs = vn_relayout_unit(info), top = 0;
 	size_t i;
 
 	for (i = 0; i < info->nr_ram; i++) {
@@ -249,7 +249,7 @@ void vn_firmware_blocks(const struct vn_info *info, uint64_t *lo,
 int vn_plan_binding(const struct vn_info *info, const struct vn_memdev *md,
 		    size_t nr_md, struct vn_plan *p, struct vn_err *err)
 {
-	uint64_t bs = info->block_size, start, end, a, fw_lo, fw_hi;
+	uint64_t bs = vn_relayout_unit(info), start, end, a, fw_lo, fw_hi;
 	struct vn_plan_node *pn;
 	size_t i;
 

@@ -101,7 +101,7 @@ static uint64_t walk_blocks(const struct vn_pol_guest *g, uint32_t node,
 			    bool (*fn)(void *arg, uint64_t addr), void *arg)
 {
 	const struct vn_info *info = g->info;
-	uint64_t bs = info->block_size, fw_lo, fw_hi, a, start, end;
+	uint64_t bs = vn_relayout_unit(info), fw_lo, fw_hi, a, start, end;
 	uint64_t bytes = 0;
 	size_t i;
 
@@ -209,7 +209,7 @@ static int plan_source(const struct vn_pol_guest *g,
 {
 	char b1[VN_SIZE_BUF], b2[VN_SIZE_BUF];
 	struct pol_host *from = host_of(h, nr_h, s->host), *to = NULL;
-	uint64_t bs = g->info->block_size, want;
+	uint64_t bs = vn_relayout_unit(g->info), want;
 	const struct vn_node *rn;
 	struct take t;
 
@@ -286,7 +286,7 @@ static size_t find_sources(const struct vn_pol_params *p,
 				continue;
 			bytes = walk_blocks(&g[i], info->nodes[j].node, NULL,
 					    NULL);
-			if (bytes < 2 * info->block_size)
+			if (bytes < 2 * vn_relayout_unit(info))
 				continue;
 			src[nr++] = (struct pol_source){
 				i, info->nodes[j].node, ph->node, bytes

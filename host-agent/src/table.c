@@ -40,6 +40,13 @@ static void table_header(FILE *f, const char *domain,
 	fprintf(f, "%s/%s: driver %s, block size %s", domain, info->id,
 		info->driver_ready ? "ready" : "not ready",
 		format_size(info->block_size, bs, sizeof(bs)));
+	/* The guest's units only where they are not the block size. */
+	if (vn_relayout_unit(info) != info->block_size)
+		fprintf(f, ", relayout unit %s",
+			format_size(vn_relayout_unit(info), bs, sizeof(bs)));
+	if (vn_add_unit(info) != info->block_size)
+		fprintf(f, ", node size unit %s",
+			format_size(vn_add_unit(info), bs, sizeof(bs)));
 	if (info->has_page_size)
 		fprintf(f, ", page size %s",
 			format_size(info->page_size, ps, sizeof(ps)));

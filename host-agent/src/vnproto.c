@@ -361,7 +361,12 @@ static int decode_info_scalars(struct json_object *o, struct vn_info *info,
 	    jx_opt_u64(o, "page-size", UINT64_MAX, &info->has_page_size,
 		       &info->page_size, err) ||
 	    jx_opt_u64(o, "report-seq", UINT64_MAX, &info->has_report_seq,
-		       &info->report_seq, err))
+		       &info->report_seq, err) ||
+	    jx_opt_u64(o, "guest-relayout-unit", UINT64_MAX,
+		       &info->has_guest_relayout_unit,
+		       &info->guest_relayout_unit, err) ||
+	    jx_opt_u64(o, "guest-add-unit", UINT64_MAX,
+		       &info->has_guest_add_unit, &info->guest_add_unit, err))
 		return -1;
 	info->id = strdup(id);
 	info->qom_path = strdup(path);
@@ -372,6 +377,15 @@ static int decode_info_scalars(struct json_object *o, struct vn_info *info,
 	if (info->has_page_size && !is_pow2(info->page_size))
 		return vn_err_set(err, VN_ERR_IO, "'page-size' %" PRIu64
 				  " is not a power of 2", info->page_size), -1;
+	if (info->has_guest_relayout_unit &&
+	    !is_pow2(info->guest_relayout_unit))
+		return vn_err_set(err, VN_ERR_IO, "'guest-relayout-unit' %"
+				  PRIu64 " is not a power of 2",
+				  info->guest_relayout_unit), -1;
+	if (info->has_guest_add_unit && !is_pow2(info->guest_add_unit))
+		return vn_err_set(err, VN_ERR_IO, "'guest-add-unit' %" PRIu64
+				  " is not a power of 2", info->guest_add_unit),
+		       -1;
 	return 0;
 }
 
@@ -598,6 +612,12 @@ struct json_object *vn_info_to_json(const struct vn_info *info,
 	if (info->has_report_seq)
 		json_object_object_add(o, "report-seq",
 				       new_u64(info->report_seq));
+	if (info->has_guest_relayout_unit)
+		json_object_object_add(o, "guest-relayout-unit",
+				       new_u64(info->guest_relayout_unit));
+	if (info->has_guest_add_unit)
+		json_object_object_add(o, "guest-add-unit",
+				       new_u64(info->guest_add_unit));
 	for (i = 0; i < info->nr_nodes; i++)
 		json_object_array_add(a, node_to_json(&info->nodes[i]));
 	json_object_object_add(o, "nodes", a);

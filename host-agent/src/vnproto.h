@@ -79,6 +79,11 @@ struct vn_info {
 	uint64_t page_size;
 	bool has_report_seq;
 	uint64_t report_seq;
+	/* The guest's own units (powers of 2), once it has said them. */
+	bool has_guest_relayout_unit;
+	uint64_t guest_relayout_unit;
+	bool has_guest_add_unit;
+	uint64_t guest_add_unit;
 	size_t nr_nodes;
 	struct vn_node *nodes;
 	size_t nr_commands;
@@ -86,6 +91,25 @@ struct vn_info {
 	size_t nr_ram;		/* 0 from a QEMU that does not say */
 	struct vn_ram *ram;
 };
+
+/*
+ * What a relayout range and a node's memory must be whole units of: the
+ * device's block size and the guest's unit, whichever is larger (both
+ * are powers of 2).
+ */
+static inline uint64_t vn_relayout_unit(const struct vn_info *info)
+{
+	return info->has_guest_relayout_unit &&
+	       info->guest_relayout_unit > info->block_size ?
+	       info->guest_relayout_unit : info->block_size;
+}
+
+static inline uint64_t vn_add_unit(const struct vn_info *info)
+{
+	return info->has_guest_add_unit &&
+	       info->guest_add_unit > info->block_size ?
+	       info->guest_add_unit : info->block_size;
+}
 
 /* VIRTIO_NUMA_COMPLETION data; strings point into the event. */
 struct vn_completion {

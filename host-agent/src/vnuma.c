@@ -76,24 +76,29 @@ enum vn_result vn_completion_result(const struct vn_completion *c,
 	return res;
 }
 
-/* Block-aligned, in RAM's node range, 1 to 64 of them, no overlap. */
+/*
+ * Whole units (vn_relayout_unit()), in RAM's node range, 1 to 64 of
+ * them, no overlap.
+ */
 int vn_check_ranges(const struct vn_info *info, const struct vn_range *r,
 		    size_t nr, struct vn_err *err)
 {
+	const uint64_t unit = vn_relayout_unit(info);
 	char bs[VN_SIZE_BUF];
 	size_t i, j;
 
 	if (!nr || nr > VN_MAX_RANGES)
 		return vn_err_set(err, VN_ERR_USAGE, "a relayout takes 1 to "
 				  "%d ranges, not %zu", VN_MAX_RANGES, nr), -1;
-	format_size(info->block_size, bs, sizeof(bs));
+	format_size(unit, bs, sizeof(bs));
 	for (i = 0; i < nr; i++) {
-		if (r[i].addr % info->block_size ||
-		    r[i].size % info->block_size)
+		if (r[i].addr % unit || r[i].size % unit)
 			return vn_err_set(err, VN_ERR_USAGE, "range %zu (0x%"
 					  PRIx64 ", 0x%" PRIx64 " bytes) is "
-					  "not aligned to the block size %s",
-					  i + 1, r[i].addr, r[i].size, bs), -1;
+					  "not aligned to the %s size %s",
+					  i + 1, r[i].addr, r[i].size,
+					  unit == info->block_size ? "block" :
+					  "guest's relayout unit", bs), -1;
 		if (!r[i].size || r[i].addr + r[i].size < r[i].addr)
 			return vn_err_set(err, VN_ERR_USAGE, "range %zu is "
 					  "empty or wraps around", i + 1), -1;
@@ -396,12 +401,14 @@ static int check_node_add(const struct vn_info *info,
 	if (req->node >= info->max_nodes)
 		return vn_err_set(err, VN_ERR_USAGE, "not below the device's "
 				  "max-nodes %" PRIu32, info->max_nodes), -1;
-	if (!req->size || req->size % info->block_size)
+	if (!req->size || req->size % vn_add_unit(info))
 		return vn_err_set(err, VN_ERR_USAGE, "size %" PRIu64 " (%s) "
-				  "is not a non-zero multiple of the block "
-				  "size %s", req->size,
+				  "is not a non-zero multiple of the %s size "
+				  "%s", req->size,
 				  format_size(req->size, sz, sizeof(sz)),
-				  format_size(info->block_size, bs,
+				  vn_add_unit(info) == info->block_size ?
+				  "block" : "guest's memory block",
+				  format_size(vn_add_unit(info), bs,
 					      sizeof(bs))), -1;
 	return 0;
 }

@@ -92,6 +92,8 @@ static void test_args(void)
 	"\"bogus-events\":0"
 #define INFO "{" INFO_HEAD ",\"guest-nr-node-ids\":4,"			\
 	"\"page-size\":4096,"						\
+	"\"guest-relayout-unit\":134217728,"				\
+	"\"guest-add-unit\":2147483648,"				\
 	"\"report-seq\":9,\"nodes\":[" NODE0 "," NODE1 "],"		\
 	"\"commands\":" CMDS "}"
 
@@ -110,6 +112,8 @@ static void test_decode_query(void)
 	/* The first entry of that id wins. */
 	CHECK_U64(info.nr_nodes, 0);
 	CHECK(!info.has_page_size && !info.has_report_seq);
+	CHECK(!info.has_guest_relayout_unit && !info.has_guest_add_unit);
+	CHECK_U64(vn_add_unit(&info), 128 << 20);
 	vn_info_free(&info);
 
 	json_object_array_del_idx(list, 0, 1);
@@ -123,6 +127,9 @@ static void test_decode_query(void)
 	CHECK(info.has_page_size && info.page_size == 4096);
 	CHECK(info.has_report_seq && info.report_seq == 9);
 	CHECK(info.has_guest_nr_node_ids && info.guest_nr_node_ids == 4);
+	CHECK(info.has_guest_relayout_unit && info.has_guest_add_unit);
+	CHECK_U64(vn_relayout_unit(&info), 128 << 20);
+	CHECK_U64(vn_add_unit(&info), 2ull << 30);
 	CHECK_U64(info.nr_nodes, 2);
 	n = vn_info_node(&info, 1);
 	if (CHECK(n)) {
@@ -225,6 +232,11 @@ static void test_decode_query_bad(void)
 	bad_info("page-size", NULL, "'page-size' is missing but there are "
 		 "nodes", __LINE__);
 	bad_info("page-size", "true", "not an unsigned", __LINE__);
+	bad_info("guest-relayout-unit", "0", "'guest-relayout-unit' 0 is not "
+		 "a power of 2", __LINE__);
+	bad_info("guest-add-unit", "3221225472", "'guest-add-unit' 3221225472 "
+		 "is not a power of 2", __LINE__);
+	bad_info("guest-add-unit", "-1", "not an unsigned", __LINE__);
 	bad_info("nodes", NULL, "'nodes' is missing", __LINE__);
 	bad_info("nodes", "{}", "'nodes' is not an array", __LINE__);
 	bad_info("nodes", "[1]", "nodes[0]: not a JSON object", __LINE__);
@@ -389,8 +401,9 @@ static void test_table_and_json(void)
 	CHECK_STR(node_state(&info.nodes[1], st, sizeof(st)), "-");
 
 	text = table_text(&info);
+	/* The guest's units only where they differ from the block size. */
 	CHECK_HAS(text, "vm1/vnuma0: driver ready, block size 128 MiB, "
-		  "page size 4 KiB, report 9");
+		  "node size unit 2 GiB, page size 4 KiB, report 9");
 	CHECK_HAS(text, "NODE GUEST  STATE");
 	CHECK_HAS(text, "   0     0  online,memory,cpus");
 	CHECK_HAS(text, "1 GiB");		/* 262144 pages */
@@ -400,6 +413,8 @@ static void test_table_and_json(void)
 	o = vn_info_to_json(&info, "vm1");
 	CHECK_HAS(qmp_json_str(o), "\"domain\":\"vm1\",\"id\":\"vnuma0\"");
 	CHECK_HAS(qmp_json_str(o), "\"page-size\":4096");
+	CHECK_HAS(qmp_json_str(o), "\"guest-relayout-unit\":134217728,"
+		  "\"guest-add-unit\":2147483648");
 	CHECK_HAS(qmp_json_str(o), "\"transplanted-pages\":"
 		  "18446744073709551615");
 	json_object_put(o);

@@ -538,6 +538,22 @@ static void test_check_ranges(void)
 	r[1].size = 2 << 20;
 	CHECK(vn_check_ranges(&info, r, 2, &err));
 	CHECK_HAS(err.msg, "wraps around");
+
+	/* A guest that moves memory in larger units than the device's. */
+	r[1] = (struct vn_range){ 2 << 20, 2 << 20, 1 };
+	info.has_guest_relayout_unit = true;
+	info.guest_relayout_unit = 4 << 20;
+	CHECK(vn_check_ranges(&info, r, 2, &err));
+	CHECK_STR(err.msg, "range 1 (0x0, 0x200000 bytes) is not aligned to "
+		  "the guest's relayout unit size 4 MiB");
+	r[0].size = 4 << 20;
+	r[1] = (struct vn_range){ 4 << 20, 4 << 20, 1 };
+	CHECK(!vn_check_ranges(&info, r, 2, &err));
+	/* A smaller one changes nothing: the device's block still counts. */
+	info.guest_relayout_unit = 4096;
+	r[1].size = 1 << 19;
+	CHECK(vn_check_ranges(&info, r, 2, &err));
+	CHECK_HAS(err.msg, "not aligned to the block size 1 MiB");
 }
 
 static void test_backend_name(void)
