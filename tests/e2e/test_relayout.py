@@ -242,24 +242,17 @@ def test_relayout_pending_until_freed(boot):
         assert 'redirect off' in g.read('/sys/kernel/debug/dnuma/stats')
 
 
-def test_relayout_migrate(boot):
-    """With migrate, pages in use move now, contents intact."""
-    g = boot(TOPO)
-    _, ns = held_range_relayout(g, migrate=True)
-    assert ns[0]['pending-pages'] < 64 * MiB // PAGE, ns
-    assert stop_mem(g, 'h').endswith(' 0 mismatches')
-    wait_settled(g, [(512 * MiB, 512 * MiB, 1)])
-
-
 def test_relayout_migrate_progress_and_cancel(boot):
-    """A relayout with migrate says how far its migration came, a section
-    at a time; cancelled, it stops migrating: it ends partial with
-    ECANCELED, the layout changed, and what it did not migrate stays
-    pending until freed."""
+    """With migrate, pages in use move now, contents intact, and the
+    relayout says how far its migration came, a section at a time;
+    cancelled, it stops migrating: it ends partial with ECANCELED, the
+    layout changed, and what it did not migrate stays pending until
+    freed."""
     g = boot(TOPO, extra_args=['-trace', 'virtio_numa_progress',
                                '-trace', 'virtio_numa_cancel_asked'])
     pxm = g.pxm_to_node()
     _, ns = held_range_relayout(g, migrate=True)
+    assert ns[0]['pending-pages'] < 64 * MiB // PAGE, ns
     cid = g.qmp.cmd('query-virtio-numa')[0]['commands'][-1]['command-id']
     log = open(os.path.join(g.dir, 'qemu.log')).read()
     total = 512 * MiB
