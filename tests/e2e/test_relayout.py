@@ -289,9 +289,10 @@ def test_relayout_bad_requests(boot):
     """Bad ranges are refused, by QEMU or by the guest, naming the
     problem, and nothing changes."""
     topo = Topology([Node(1024, [0]), Node(512, [1]), Node(0, [])])
-    # 2 MiB blocks: QEMU accepts ranges the guest refuses (not whole
-    # memory blocks).  The SRAT does not describe the empty node 2, so
-    # the guest has no node for it.
+    # 2 MiB blocks: the device's own checks allow ranges that are not
+    # whole sections of the guest; its report's units refuse them.  The
+    # SRAT does not describe the empty node 2, so the guest has no node
+    # for it.
     g = boot(topo, vnuma='id=vnuma0,block-size=2M',
              extra_args=['-machine', 'x-srat-empty-nodes=off'])
     report(g)
@@ -318,10 +319,12 @@ def test_relayout_bad_requests(boot):
     qmp_err([], "'ranges' must have 1 to 64")
     qmp_err([(i * blk, blk, 1) for i in range(65)],
             "'ranges' must have 1 to 64 entries, not 65")
+    # Whole 2 MiB blocks, but not whole sections (the guest's unit).
+    qmp_err([(512 * MiB, 2 * MiB, 1)], r"'ranges\[0\]' 0x20000000\+0x200000 "
+            r"is not whole units of 0x8000000, the guest's "
+            r"'guest-relayout-unit'")
 
     # QEMU cannot know these; the guest refuses them, naming the field.
-    done = relayout(g, [(512 * MiB, 2 * MiB, 1)])   # not a memory block
-    assert (done['status'], done['field']) == ('invalid', 'addr'), done
     done = relayout(g, [(512 * MiB, blk, 2)])   # no guest node for PXM 2
     assert (done['status'], done['field']) == ('invalid', 'node'), done
     # The first block is RAM to QEMU (its 'ram' map says so: the flat
