@@ -13,12 +13,12 @@ import random
 import re
 import time
 
-from vnuma.device import EVENT_COMPLETION, event_bytes, node_records, report
+from vnuma.device import EVENT_COMPLETION, event_bytes, node_records, \
+    report, unit_records
 from vnuma.guest import Node, Topology, qemu_path
 from vnuma.qmp import QMPError
 from vnuma.qtest import BUF_BASE, BUF_SIZE, DRIVER_OK, F_INDIRECT, F_NEXT, \
-    F_WRITE, NEEDS_RESET, Q_ENABLE, Q_SELECT, Q_SIZE, STATUS, QTest, \
-    QTestError, VirtioPCI
+    F_WRITE, NEEDS_RESET, Q_ENABLE, Q_SELECT, Q_SIZE, QTest, VirtioPCI
 
 COUNT = int(os.environ.get('VNUMA_FUZZ_COUNT', '10000'))
 SEED = int(os.environ.get('VNUMA_FUZZ_SEED', '1'))
@@ -43,7 +43,9 @@ def test_fuzz_guest_events(boot, figures):
     report(g)
     bogus0, reports0 = counters(g)
     dev = g.sh('ls /sys/kernel/debug/virtio_numa/').split()[0]
-    template = event_bytes(node_records(0) + node_records(1)).hex()
+    # As the driver sends it: the guest's unit records are mutated too.
+    template = event_bytes(node_records(0) + node_records(1) +
+                           unit_records()).hex()
     t0 = time.monotonic()
     out = g.sh(f'vnuma-fuzz -n {COUNT} -s {SEED} -m {MAX} '
                f'-f /sys/kernel/debug/virtio_numa/{dev}/inject_event '
@@ -149,7 +151,8 @@ def test_fuzz_virtqueue_misuse(figures):
     qt = QTest(qemu_path(QEMU), mem_mib=MEM_MIB)
     try:
         v = VirtioPCI(qt)
-        template = event_bytes(node_records(0) + node_records(1))
+        template = event_bytes(node_records(0) + node_records(1) +
+                               unit_records())
         v.init()
         resets = broken = refused = 0
         t0 = time.monotonic()

@@ -88,6 +88,11 @@ def node_records(node, present=1000, managed=900, free=800, cpus=1):
             (R['transplanted'], node, 0), (R['cpus'], node, cpus)]
 
 
+def unit_records(relayout=128 << 20, add=128 << 20):
+    """The guest's units, as every report carries them (node 0)."""
+    return [(R['relayout-unit'], 0, relayout), (R['add-unit'], 0, add)]
+
+
 def guest_inject_event(g, data, dev=None):
     """Send raw event bytes from the guest driver (needs allow_inject)."""
     dev = dev or g.sh('ls /sys/kernel/debug/virtio_numa/').split()[0]
