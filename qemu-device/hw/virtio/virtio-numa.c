@@ -251,10 +251,17 @@ static bool virtio_numa_pages_ok(uint64_t pages, uint16_t page_shift)
 }
 
 /*
- * A record of the guest's unit of RELAYOUT ranges or of NODE_ADD: once,
- * for node 0, a power of two of at least a page and at most the largest
- * RAM the device checks for (a guest cannot move or add more at once).
+ * A guest's unit of RELAYOUT ranges or of NODE_ADD: a power of two of at
+ * least a page and at most the largest RAM the device checks for (a
+ * guest cannot move or add more at once).
  */
+static bool virtio_numa_unit_ok(uint64_t unit, uint16_t page_shift)
+{
+    return is_power_of_2(unit) && unit >= (1ULL << page_shift) &&
+           unit <= virtio_numa_max_ram();
+}
+
+/* A record of a guest unit (virtio_numa_unit_ok()): once, for node 0. */
 static const char *virtio_numa_check_unit(VirtIONumaReport *rep,
                                           uint16_t tag, uint32_t node,
                                           uint64_t value,
@@ -266,8 +273,7 @@ static const char *virtio_numa_check_unit(VirtIONumaReport *rep,
     if (node || *unit) {
         return "unit record for a node other than 0, or twice";
     }
-    if (!is_power_of_2(value) || value < (1ULL << page_shift) ||
-        value > virtio_numa_max_ram()) {
+    if (!virtio_numa_unit_ok(value, page_shift)) {
         return "unit not a power of two between a page and the RAM";
     }
     *unit = value;
@@ -827,36 +833,25 @@ static bool virtio_numa_check_span(VirtIONuma *vn, unsigned int i,
     return true;
 }
 
-/*
- * @addr and @size in whole units of @unit, one of the guest's units (0:
- * not reported yet).  The guest checks them too; refused here, a request
- * never becomes a command the guest must refuse.
- */
-static bool virtio_numa_check_guest_unit(const char *what, uint64_t addr,
-                                         uint64_t size, uint64_t unit,
-                                         const char *name, Error **errp)
-{
-    if (unit && !QEMU_IS_ALIGNED(addr | size, unit)) {
-        error_setg(errp, "%s 0x%" PRIx64 "+0x%" PRIx64 " is not whole units "
-                   "of 0x%" PRIx64 ", the guest's '%s'", what, addr, size,
-                   unit, name);
-        return false;
-    }
-    return true;
-}
-
 /* Check range @i against the device and the machine; fill @w. */
 static bool virtio_numa_check_range(VirtIONuma *vn, unsigned int i,
                                     const VirtioNumaRange *r,
                                     struct virtio_numa_range *w,
                                     Error **errp)
 {
-    g_autofree char *what = g_strdup_printf("'ranges[%u]'", i);
+    uint64_t unit = vn->report.relayout_unit;
 
-    if (!virtio_numa_check_span(vn, i, r->addr, r->size, errp) ||
-        !virtio_numa_check_guest_unit(what, r->addr, r->size,
-                                      vn->report.relayout_unit,
-                                      "guest-relayout-unit", errp)) {
+    if (!virtio_numa_check_span(vn, i, r->addr, r->size, errp)) {
+        return false;
+    }
+    /*
+     * The guest checks its unit too (0: not reported yet); refused here,
+     * a request never becomes a command the guest must refuse.
+     */
+    if (unit && !QEMU_IS_ALIGNED(r->addr | r->size, unit)) {
+        error_setg(errp, "'ranges[%u]' 0x%" PRIx64 "+0x%" PRIx64 " is not "
+                   "whole units of 0x%" PRIx64 ", the guest's "
+                   "'guest-relayout-unit'", i, r->addr, r->size, unit);
         return false;
     }
     if (r->node >= virtio_numa_max_nodes()) {
@@ -2662,9 +2657,7 @@ static int virtio_numa_units_post_load(void *opaque, int version_id)
     unsigned int i;
 
     for (i = 0; i < ARRAY_SIZE(units); i++) {
-        if (units[i] && (!is_power_of_2(units[i]) ||
-                         units[i] < (1ULL << vn->page_shift) ||
-                         units[i] > virtio_numa_max_ram())) {
+        if (units[i] && !virtio_numa_unit_ok(units[i], vn->page_shift)) {
             error_report("virtio-numa %s: migrated guest unit 0x%" PRIx64
                          " is not a power of two between a page and the RAM",
                          virtio_numa_id(vn), units[i]);
