@@ -342,6 +342,16 @@ static bool is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
+/* An optional member that must be a power of 2 when present. */
+static int check_opt_pow2(const char *key, bool has, uint64_t v,
+			  struct vn_err *err)
+{
+	if (has && !is_pow2(v))
+		return vn_err_set(err, VN_ERR_IO, "'%s' %" PRIu64 " is not a "
+				  "power of 2", key, v), -1;
+	return 0;
+}
+
 static int decode_info_scalars(struct json_object *o, struct vn_info *info,
 			       struct vn_err *err)
 {
@@ -374,18 +384,14 @@ static int decode_info_scalars(struct json_object *o, struct vn_info *info,
 		return vn_err_set(err, VN_ERR_IO, "out of memory"), -1;
 	if (!info->block_size)
 		return vn_err_set(err, VN_ERR_IO, "'block-size' is 0"), -1;
-	if (info->has_page_size && !is_pow2(info->page_size))
-		return vn_err_set(err, VN_ERR_IO, "'page-size' %" PRIu64
-				  " is not a power of 2", info->page_size), -1;
-	if (info->has_guest_relayout_unit &&
-	    !is_pow2(info->guest_relayout_unit))
-		return vn_err_set(err, VN_ERR_IO, "'guest-relayout-unit' %"
-				  PRIu64 " is not a power of 2",
-				  info->guest_relayout_unit), -1;
-	if (info->has_guest_add_unit && !is_pow2(info->guest_add_unit))
-		return vn_err_set(err, VN_ERR_IO, "'guest-add-unit' %" PRIu64
-				  " is not a power of 2", info->guest_add_unit),
-		       -1;
+	if (check_opt_pow2("page-size", info->has_page_size,
+			   info->page_size, err) ||
+	    check_opt_pow2("guest-relayout-unit",
+			   info->has_guest_relayout_unit,
+			   info->guest_relayout_unit, err) ||
+	    check_opt_pow2("guest-add-unit", info->has_guest_add_unit,
+			   info->guest_add_unit, err))
+		return -1;
 	return 0;
 }
 

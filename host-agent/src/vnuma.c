@@ -396,20 +396,20 @@ static int check_node_add(const struct vn_info *info,
 			  const struct vn_node_add_req *req,
 			  struct vn_err *err)
 {
+	const uint64_t unit = vn_add_unit(info);
 	char sz[VN_SIZE_BUF], bs[VN_SIZE_BUF];
 
 	if (req->node >= info->max_nodes)
 		return vn_err_set(err, VN_ERR_USAGE, "not below the device's "
 				  "max-nodes %" PRIu32, info->max_nodes), -1;
-	if (!req->size || req->size % vn_add_unit(info))
+	if (!req->size || req->size % unit)
 		return vn_err_set(err, VN_ERR_USAGE, "size %" PRIu64 " (%s) "
 				  "is not a non-zero multiple of the %s size "
 				  "%s", req->size,
 				  format_size(req->size, sz, sizeof(sz)),
-				  vn_add_unit(info) == info->block_size ?
-				  "block" : "guest's memory block",
-				  format_size(vn_add_unit(info), bs,
-					      sizeof(bs))), -1;
+				  unit == info->block_size ? "block" :
+				  "guest's memory block",
+				  format_size(unit, bs, sizeof(bs))), -1;
 	return 0;
 }
 

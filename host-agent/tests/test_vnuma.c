@@ -121,6 +121,16 @@ static void dev_fini(struct vn_dev *d, struct script *s, int line)
 	"\"page-size\":4096,\"report-seq\":3,\"nodes\":[" nodes "],"	\
 	"\"commands\":[]}]}"
 #define Q_BEFORE	QUERY(NODE(0, false, 0))
+/* A guest that adds memory in 2 GiB blocks. */
+#define Q_BIG_BLOCKS							\
+	"{\"return\":[{\"id\":\"vnuma0\",\"qom-path\":\"/m\","		\
+	"\"block-size\":134217728,\"max-nodes\":4,"			\
+	"\"driver-ready\":true,"					\
+	"\"report-interval\":0,\"reports\":3,\"bogus-events\":0,"	\
+	"\"page-size\":4096,\"report-seq\":3,"				\
+	"\"guest-relayout-unit\":134217728,"				\
+	"\"guest-add-unit\":2147483648,\"nodes\":["			\
+	NODE(0, false, 0) "],\"commands\":[]}]}"
 #define Q_AFTER		QUERY(NODE(0, false, 0) "," NODE(2, true, 0))
 #define Q_PENDING(p)	QUERY(NODE(0, false, 0) "," NODE(1, false, p))
 #define OK		"{\"return\":{}}"
@@ -286,6 +296,7 @@ static void test_node_add_bad_input(void)
 	static const struct step steps[] = {
 		{ "query-virtio-numa", Q_BEFORE, { 0 } },
 		{ "query-virtio-numa", Q_BEFORE, { 0 } },
+		{ "query-virtio-numa", Q_BIG_BLOCKS, { 0 } },
 	};
 	struct vn_node_add_req req = { .node = 2, .size = 100 << 20 };
 	struct vn_info info;
@@ -302,6 +313,13 @@ static void test_node_add_bad_input(void)
 	CHECK(vn_node_add(&d, &req, &info, &err) == VN_ERR_USAGE);
 	CHECK_STR(err.msg, "vm1/vnuma0: node 4: not below the device's "
 		  "max-nodes 4");
+	/* Whole device blocks, but not whole memory blocks of the guest. */
+	req.node = 2;
+	req.size = 256 << 20;
+	CHECK(vn_node_add(&d, &req, &info, &err) == VN_ERR_USAGE);
+	CHECK_STR(err.msg, "vm1/vnuma0: node 2: size 268435456 (256 MiB) is "
+		  "not a non-zero multiple of the guest's memory block size "
+		  "2 GiB");
 	CHECK(!strstr(s.log, "object-add"));
 	dev_fini(&d, &s, __LINE__);
 }
